@@ -1,0 +1,70 @@
+//! Typed errors of the pure core.
+//!
+//! Every error has a stable, machine-readable [`Error::code`] (PascalCase, never changes once
+//! published) and a human-readable message. The wasm shell turns them into JavaScript `Error`
+//! objects whose `code` property is that string, so a chat UI can branch on it.
+
+use thiserror::Error;
+
+/// Anything the core can refuse. No variant is ever produced by a panic.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum Error {
+    /// A PowerShell policy script could not be read (`parsePolicyScript`).
+    /// `line` and `column` are 1-based; `column` counts Unicode scalar values.
+    #[error("policy script, line {line}, column {column}: {message}{}", hint_suffix(.hint))]
+    PolicyScript {
+        line: usize,
+        column: usize,
+        message: String,
+        hint: Option<String>,
+    },
+
+    /// The policy snapshot is inconsistent (e.g. a grant names a client policy that does not exist).
+    #[error("invalid policy: {0}")]
+    InvalidPolicy(String),
+
+    /// A client build string is not dotted numbers such as `16.0.6701.1000`.
+    #[error("invalid client build {0:?}: expected dotted numbers such as 16.0.6701.1000")]
+    InvalidClientBuild(String),
+
+    /// An e-mail or SIP address is empty, too long or not of the form `local@domain`.
+    #[error("invalid {field}: {reason}")]
+    InvalidAddress { field: &'static str, reason: String },
+
+    /// A required field is missing or empty, or a field has a value out of range.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput { field: &'static str, reason: String },
+
+    /// The message text is larger than the configured limit (UTF-8 bytes).
+    #[error("message is {size} bytes of UTF-8; the limit is {limit} bytes")]
+    MessageTooLarge { size: usize, limit: usize },
+
+    /// Writing XML failed (only possible if the output buffer fails; kept for completeness).
+    #[error("could not write XML: {0}")]
+    XmlWrite(String),
+}
+
+fn hint_suffix(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => [" (hint: ", h, ")"].concat(),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    /// The stable error code a JavaScript caller sees as `error.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::PolicyScript { .. } => "PolicyScriptError",
+            Error::InvalidPolicy(_) => "InvalidPolicy",
+            Error::InvalidClientBuild(_) => "InvalidClientBuild",
+            Error::InvalidAddress { .. } => "InvalidAddress",
+            Error::InvalidInput { .. } => "InvalidInput",
+            Error::MessageTooLarge { .. } => "MessageTooLarge",
+            Error::XmlWrite(_) => "XmlWriteFailed",
+        }
+    }
+}
+
+/// Result alias for the core.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,32 @@
+//! Exchange Web Services: request envelopes written with quick-xml's writer (escaping by
+//! construction) and replies parsed by namespace URI. Pure: no I/O.
+//!
+//! Reference: "CreateItem operation (email message)", "EWS XML elements in Exchange" and
+//! "ResponseCode" on learn.microsoft.com (Exchange Server, EWS reference); schema in
+//! `shared/ews-schema/`.
+
+pub mod create_item;
+pub mod response;
+pub mod soap;
+pub mod text;
+
+pub use create_item::{build_offline_message_envelope, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
+pub use response::{parse_ews_response, EwsOutcome};
+
+/// SOAP 1.1 envelope namespace.
+pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+/// EWS types namespace (prefix `t`).
+pub const NS_TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+/// EWS messages namespace (prefix `m`).
+pub const NS_MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+/// EWS errors namespace, used in SOAP fault details (prefix `e`).
+pub const NS_ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
+
+/// The property set our named extended properties live in (a fixed GUID of this project), so
+/// the recipient side can find offline messages by id. Shape: `ExtendedFieldURI
+/// PropertySetId=… PropertyName=… PropertyType="String"`.
+pub const PROPERTY_SET_ID: &str = "6b2b3c54-5e0f-4c1c-9a3e-0ff11e1e0a1d";
+/// Named property carrying the offline message's id (de-duplication key).
+pub const PROPERTY_MESSAGE_ID: &str = "OfflineImMessageId";
+/// Named property carrying the conversation id.
+pub const PROPERTY_CONVERSATION_ID: &str = "OfflineImConversationId";

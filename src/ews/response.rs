@@ -1,0 +1,208 @@
+//! Turning any EWS reply into an outcome for the spool.
+//!
+//! Read by namespace URI (never by prefix): `*ResponseMessage` elements in the messages namespace
+//! with their `ResponseClass`, `m:ResponseCode` and `m:MessageText`; SOAP 1.1 faults with the
+//! errors-namespace `e:ResponseCode`/`e:Message` in `detail`; and `BackOffMilliseconds` from
+//! `t:MessageXml/t:Value[@Name]` in either. Codes: EWS "ResponseCode" reference page; throttling:
+//! "EWS throttling in Exchange" (ErrorServerBusy carries BackOffMilliseconds).
+
+use super::{NS_ERRORS, NS_MESSAGES, NS_SOAP, NS_TYPES};
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+use serde::{Deserialize, Serialize};
+
+/// Codes that mean "try again later".
+pub const TRANSIENT_CODES: [&str; 13] = [
+    "ErrorServerBusy", "ErrorMailboxStoreUnavailable", "ErrorMailboxMoveInProgress", "ErrorInternalServerTransientError",
+    "ErrorTimeoutExpired", "ErrorTooManyObjectsOpened", "ErrorADUnavailable", "ErrorConnectionFailed",
+    "ErrorExceededConnectionCount", "ErrorSubmissionQuotaExceeded", "ErrorBatchProcessingStopped",
+    "ErrorConnectionFailedTransientError", "ErrorInternalServerError",
+];
+
+/// Codes that will fail the same way however often they are retried.
+pub const PERMANENT_CODES: [&str; 26] = [
+    "ErrorAccessDenied", "ErrorNonExistentMailbox", "ErrorSendAsDenied", "ErrorQuotaExceeded", "ErrorMessageSizeExceeded",
+    "ErrorInvalidRecipients", "ErrorSchemaValidation", "ErrorInvalidRequest", "ErrorInvalidSmtpAddress",
+    "ErrorImpersonateUserDenied", "ErrorImpersonationDenied", "ErrorInvalidServerVersion", "ErrorIncorrectSchemaVersion",
+    "ErrorInvalidPropertySet", "ErrorInvalidExtendedProperty", "ErrorInvalidExtendedPropertyValue", "ErrorMailRecipientNotFound",
+    "ErrorMissingRecipients", "ErrorRecipientTypeNotSupported", "ErrorCorruptData", "ErrorNonPrimarySmtpAddress",
+    "ErrorAccountDisabled", "ErrorMessageDispositionRequired", "ErrorInvalidSendItemSaveSettings", "ErrorInvalidOperation",
+    "ErrorUnsupportedMimeConversion",
+];
+
+/// What a reply means for the message. JSON: `{ "kind": "delivered" | "retry" | "permanentFailure"
+/// | "authRequired", … }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(into_wasm_abi))]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum EwsOutcome {
+    /// `ResponseClass` Success (or Warning): Exchange accepted the message.
+    Delivered { response_class: String },
+    /// Try again; `back_off_ms` is Exchange's `BackOffMilliseconds` when it sent one.
+    Retry {
+        code: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_off_ms: Option<u64>,
+        http_status: u16,
+    },
+    /// Will not succeed by retrying (code and text from Exchange, or `Http<status>`).
+    PermanentFailure { code: String, message: String, http_status: u16 },
+    /// HTTP 401/403: the app must supply (new) credentials.
+    AuthRequired { http_status: u16 },
+}
+
+impl EwsOutcome {
+    /// True for [`EwsOutcome::Retry`].
+    pub fn is_retry(&self) -> bool {
+        matches!(self, EwsOutcome::Retry { .. })
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Ns {
+    Soap,
+    Messages,
+    Types,
+    Errors,
+    Other,
+}
+
+/// What the reply said, before classification.
+#[derive(Debug, Default)]
+struct Reply {
+    envelope: bool,
+    fault: bool,
+    fault_code: Option<String>,
+    fault_string: Option<String>,
+    response_classes: Vec<String>,
+    error_code: Option<String>,
+    error_text: Option<String>,
+    back_off_ms: Option<u64>,
+}
+
+fn local(name: &str) -> String {
+    name.to_string()
+}
+
+fn read(body: &str) -> Option<Reply> {
+    let mut reader = NsReader::from_str(body);
+    let mut reply = Reply::default();
+    // (namespace, local name, Name attribute) of the open elements.
+    let mut stack: Vec<(Ns, String, Option<String>)> = Vec::new();
+    let mut text = String::new();
+    let mut in_error_message = false;
+    loop {
+        let (ns, event) = reader.read_resolved_event().ok()?;
+        let ns = match ns {
+            ResolveResult::Bound(n) if n.0 == NS_SOAP => Ns::Soap,
+            ResolveResult::Bound(n) if n.0 == NS_MESSAGES => Ns::Messages,
+            ResolveResult::Bound(n) if n.0 == NS_TYPES => Ns::Types,
+            ResolveResult::Bound(n) if n.0 == NS_ERRORS => Ns::Errors,
+            _ => Ns::Other,
+        };
+        match event {
+            Event::Start(e) | Event::Empty(e) if stack.is_empty() && !(ns == Ns::Soap && e.local_name().as_ref() == "Envelope") => return None,
+            Event::Start(e) => {
+                let name = local(e.local_name().as_ref());
+                let attr = |key: &str| {
+                    e.attributes().flatten().find(|a| a.key.as_ref() == key).and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()).map(|v| v.into_owned())
+                };
+                if ns == Ns::Messages && name.ends_with("ResponseMessage") {
+                    reply.response_classes.push(attr("ResponseClass").unwrap_or_default());
+                    in_error_message = reply.response_classes.last().is_some_and(|c| c == "Error");
+                }
+                reply.envelope |= ns == Ns::Soap && name == "Envelope";
+                reply.fault |= ns == Ns::Soap && name == "Fault";
+                stack.push((ns, name, attr("Name")));
+                text.clear();
+            }
+            Event::Text(t) => text.push_str(&t.xml10_content()),
+            Event::CData(t) => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) => match r.resolve_char_ref() {
+                Ok(Some(c)) => text.push(c),
+                _ => text.push_str(match r.xml10_content().as_ref() {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "apos" => "'",
+                    "quot" => "\"",
+                    _ => "",
+                }),
+            },
+            Event::End(_) => {
+                let (ns, name, name_attr) = stack.pop()?;
+                let value = text.trim().to_string();
+                let in_fault = reply.fault && stack.iter().any(|(n, l, _)| *n == Ns::Soap && l == "Fault");
+                match (ns, name.as_str()) {
+                    (Ns::Messages, "ResponseCode") if in_error_message && reply.error_code.is_none() => reply.error_code = Some(value),
+                    (Ns::Messages, "MessageText") if in_error_message && reply.error_text.is_none() => reply.error_text = Some(value),
+                    (Ns::Errors, "ResponseCode") if in_fault => reply.error_code = Some(value),
+                    (Ns::Errors, "Message") if in_fault => reply.error_text = Some(value),
+                    (Ns::Types, "Value") if name_attr.as_deref() == Some("BackOffMilliseconds") => reply.back_off_ms = value.parse().ok(),
+                    (Ns::Other, "faultcode") if in_fault => reply.fault_code = Some(value),
+                    (Ns::Other, "faultstring") if in_fault => reply.fault_string = Some(value),
+                    (Ns::Messages, n) if n.ends_with("ResponseMessage") => in_error_message = false,
+                    _ => {}
+                }
+                text.clear();
+            }
+            Event::Eof => return (reply.envelope && stack.is_empty()).then_some(reply),
+            _ => {}
+        }
+    }
+}
+
+fn classify(code: String, message: String, back_off_ms: Option<u64>, http_status: u16) -> EwsOutcome {
+    if PERMANENT_CODES.contains(&code.as_str()) {
+        EwsOutcome::PermanentFailure { code, message, http_status }
+    } else {
+        // Transient and unknown codes both retry (with backoff, up to the attempt limit).
+        EwsOutcome::Retry { code, message, back_off_ms, http_status }
+    }
+}
+
+fn snippet(body: &str) -> String {
+    let s: String = body.chars().filter(|c| !c.is_control()).take(120).collect();
+    s.trim().to_string()
+}
+
+/// Classifies a reply from its HTTP status and body. Never fails: a body that is not an EWS SOAP
+/// envelope (HTML, garbage, empty) is a retry with code `InvalidResponse`; status 0 (no response:
+/// network error, timeout) is a retry with code `NetworkError`.
+pub fn parse_ews_response(http_status: u16, body: &str) -> EwsOutcome {
+    if matches!(http_status, 401 | 403) {
+        return EwsOutcome::AuthRequired { http_status };
+    }
+    if http_status == 0 {
+        return EwsOutcome::Retry { code: "NetworkError".into(), message: "no response from the EWS endpoint".into(), back_off_ms: None, http_status };
+    }
+    let reply = read(body);
+    if let Some(r) = reply {
+        let back_off = r.back_off_ms;
+        if r.fault || r.error_code.is_some() {
+            let code = r.error_code.or_else(|| r.fault_code.map(|c| c.rsplit(':').next().unwrap_or_default().to_string())).unwrap_or_default();
+            let message = r.error_text.or(r.fault_string).unwrap_or_default();
+            if !code.is_empty() {
+                return classify(code, message, back_off, http_status);
+            }
+        } else if http_status == 200 && !r.response_classes.is_empty() {
+            let class = if r.response_classes.iter().any(|c| c == "Warning") { "Warning" } else { "Success" };
+            if r.response_classes.iter().all(|c| c == "Success" || c == "Warning") {
+                return EwsOutcome::Delivered { response_class: class.into() };
+            }
+        }
+    }
+    let http_code = ["Http", &http_status.to_string()].concat();
+    match http_status {
+        429 | 500..=599 => EwsOutcome::Retry { code: http_code, message: snippet(body), back_off_ms: None, http_status },
+        400..=499 => EwsOutcome::PermanentFailure { code: http_code, message: snippet(body), http_status },
+        _ => EwsOutcome::Retry {
+            code: "InvalidResponse".into(),
+            message: ["not an EWS SOAP reply: ", &snippet(body)].concat(),
+            back_off_ms: None,
+            http_status,
+        },
+    }
+}

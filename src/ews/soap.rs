@@ -1,0 +1,73 @@
+//! The SOAP 1.1 envelope shared by every EWS request we write.
+
+use super::{NS_MESSAGES, NS_SOAP, NS_TYPES};
+use crate::error::{Error, Result};
+use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::Writer;
+use std::io;
+
+/// `RequestServerVersion` values the EWS schema allows (`t:ExchangeVersionType`).
+pub const SERVER_VERSIONS: [&str; 16] = [
+    "Exchange2007", "Exchange2007_SP1", "Exchange2009", "Exchange2010", "Exchange2010_SP1", "Exchange2010_SP2",
+    "Exchange2012", "Exchange2013", "Exchange2013_SP1", "Exchange2015", "Exchange2016", "V2015_10_05",
+    "V2016_01_06", "V2016_04_13", "V2016_07_13", "V2016_10_10",
+];
+/// Default `RequestServerVersion`.
+pub const DEFAULT_SERVER_VERSION: &str = "Exchange2013";
+
+/// The XML writer type every request body is written with.
+pub type XmlWriter = Writer<Vec<u8>>;
+
+/// SOAP header content: server version and optional impersonation.
+#[derive(Debug, Clone, Default)]
+pub struct Header<'a> {
+    /// One of [`SERVER_VERSIONS`]; `None` = [`DEFAULT_SERVER_VERSION`].
+    pub server_version: Option<&'a str>,
+    /// Primary SMTP address for `ExchangeImpersonation/ConnectingSID/PrimarySmtpAddress`.
+    pub impersonate: Option<&'a str>,
+}
+
+/// Validates a `RequestServerVersion` (case-sensitive, as the schema enumerates it).
+pub fn server_version(v: Option<&str>) -> Result<&'static str> {
+    let v = v.unwrap_or(DEFAULT_SERVER_VERSION);
+    SERVER_VERSIONS.iter().copied().find(|s| *s == v).ok_or_else(|| Error::InvalidInput {
+        field: "serverVersion",
+        reason: format!("{v:?} is not an EWS RequestServerVersion (one of {})", SERVER_VERSIONS.join(", ")),
+    })
+}
+
+/// Writes `<t:name>text</t:name>` (text escaped by the writer).
+pub fn text_element(w: &mut XmlWriter, name: &str, text: &str) -> io::Result<()> {
+    w.create_element(name).write_text_content(BytesText::new(text))?;
+    Ok(())
+}
+
+/// Writes a whole SOAP 1.1 envelope declaring the `soap`, `t` and `m` prefixes; `body` writes the
+/// one element inside `soap:Body`. Errors: [`Error::InvalidInput`] for a bad server version.
+pub fn envelope(header: &Header, body: impl FnOnce(&mut XmlWriter) -> io::Result<()>) -> Result<String> {
+    let version = server_version(header.server_version)?;
+    let mut w = Writer::new(Vec::with_capacity(2048));
+    let written: io::Result<()> = (|| {
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+        w.create_element("soap:Envelope")
+            .with_attributes([("xmlns:soap", NS_SOAP), ("xmlns:t", NS_TYPES), ("xmlns:m", NS_MESSAGES)])
+            .write_inner_content(|w| {
+                w.create_element("soap:Header").write_inner_content(|w| {
+                    w.create_element("t:RequestServerVersion").with_attribute(("Version", version)).write_empty()?;
+                    if let Some(smtp) = header.impersonate {
+                        w.create_element("t:ExchangeImpersonation").write_inner_content(|w| {
+                            w.create_element("t:ConnectingSID")
+                                .write_inner_content(|w| text_element(w, "t:PrimarySmtpAddress", smtp))?;
+                            Ok(())
+                        })?;
+                    }
+                    Ok(())
+                })?;
+                w.create_element("soap:Body").write_inner_content(body)?;
+                Ok(())
+            })?;
+        Ok(())
+    })();
+    written.map_err(|e| Error::XmlWrite(e.to_string()))?;
+    String::from_utf8(w.into_inner()).map_err(|e| Error::XmlWrite(e.to_string()))
+}

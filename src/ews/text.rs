@@ -1,0 +1,93 @@
+//! Text that XML 1.0 can carry, and the HTML body of a chat message.
+//!
+//! XML 1.0 §2.2 allows `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`.
+//! Rust strings hold no surrogates, so what must go is the C0 controls other than tab, LF and CR,
+//! and U+FFFE / U+FFFF. Each is replaced with U+FFFD and counted; nothing is emitted raw.
+
+use std::borrow::Cow;
+
+/// The replacement for characters XML 1.0 cannot carry.
+pub const REPLACEMENT: char = '\u{FFFD}';
+
+fn allowed(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Returns `text` with every character XML 1.0 cannot carry replaced by U+FFFD, and adds the
+/// number replaced to `count`. Borrows when nothing needs replacing.
+pub fn xml_safe<'a>(text: &'a str, count: &mut u32) -> Cow<'a, str> {
+    if text.chars().all(allowed) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if allowed(c) {
+                    c
+                } else {
+                    *count += 1;
+                    REPLACEMENT
+                }
+            })
+            .collect(),
+    )
+}
+
+/// The HTML document for a chat text: HTML-escaped, each line break (`\r\n`, `\n`, `\r`) kept as
+/// `<br>`. The result is text to be written into `t:Body` (the XML writer escapes it again).
+pub fn html_body(text: &str) -> String {
+    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    let mut html = String::with_capacity(normalized.len() + 128);
+    html.push_str("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body><div>");
+    for (i, line) in normalized.split('\n').enumerate() {
+        if i > 0 {
+            html.push_str("<br>\n");
+        }
+        html.push_str(&quick_xml::escape::escape(line));
+    }
+    html.push_str("</div></body></html>");
+    html
+}
+
+/// A subject from the chat text: its first non-empty line, trimmed, cut to `max_chars` (with
+/// `…` when cut). Empty text gives `fallback`.
+pub fn subject_from(text: &str, max_chars: usize, fallback: &str) -> String {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    if line.is_empty() {
+        return fallback.to_string();
+    }
+    if line.chars().count() <= max_chars {
+        return line.to_string();
+    }
+    let mut s: String = line.chars().take(max_chars.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_and_counts_what_xml_cannot_carry() {
+        let mut n = 0;
+        assert!(matches!(xml_safe("tab\tok\r\n", &mut n), Cow::Borrowed(_)));
+        assert_eq!(xml_safe("a\u{0}b\u{1b}c\u{FFFE}\u{FFFF}d\u{7f}", &mut n), "a\u{FFFD}b\u{FFFD}c\u{FFFD}\u{FFFD}d\u{7f}");
+        assert_eq!(n, 4);
+        assert_eq!(xml_safe("😀 \u{10FFFF}", &mut n), "😀 \u{10FFFF}");
+        assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn html_body_escapes_and_keeps_line_breaks() {
+        let b = html_body("<b>hi</b> & \"bye\"\r\nline2\rline3");
+        assert!(b.contains("&lt;b&gt;hi&lt;/b&gt; &amp; &quot;bye&quot;<br>\nline2<br>\nline3"), "{b}");
+    }
+
+    #[test]
+    fn subjects() {
+        assert_eq!(subject_from("\n  hello there \nsecond", 255, "x"), "hello there");
+        assert_eq!(subject_from("   ", 255, "Missed conversation"), "Missed conversation");
+        assert_eq!(subject_from("abcdef", 4, "x"), "abc…");
+    }
+}

@@ -1,0 +1,16 @@
+//! offline-im: offline instant messaging for browser chat apps, after Skype for Business.
+//!
+//! The pure core ([`policy`], [`ews`], [`item_class`], [`address`]) does no I/O and knows
+//! nothing of JavaScript; it is tested natively with `cargo test`. The wasm shell (`wasm`,
+//! compiled only for `wasm32`) exports it to JavaScript.
+
+pub mod address;
+pub mod error;
+pub mod ews;
+pub mod item_class;
+pub mod policy;
+
+#[cfg(target_arch = "wasm32")]
+mod wasm;
+
+pub use error::{Error, Result};
