@@ -43,7 +43,7 @@ pub fn html_body(text: &str) -> String {
         if i > 0 {
             html.push_str("<br>\n");
         }
-        html.push_str(&quick_xml::escape::escape(line));
+        html.push_str(&quick_xml::escape::partial_escape(line));
     }
     html.push_str("</div></body></html>");
     html
@@ -81,7 +81,7 @@ mod tests {
     #[test]
     fn html_body_escapes_and_keeps_line_breaks() {
         let b = html_body("<b>hi</b> & \"bye\"\r\nline2\rline3");
-        assert!(b.contains("&lt;b&gt;hi&lt;/b&gt; &amp; &quot;bye&quot;<br>\nline2<br>\nline3"), "{b}");
+        assert!(b.contains("&lt;b&gt;hi&lt;/b&gt; &amp; \"bye\"<br>\nline2<br>\nline3"), "{b}");
     }
 
     #[test]

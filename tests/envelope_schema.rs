@@ -1,0 +1,171 @@
+//! Every CreateItem envelope shape, validated against Microsoft's EWS schema with xmllint, and
+//! read back with a namespace-aware parser to check the content survived escaping.
+
+mod common;
+
+use common::validate_envelope;
+use offline_im::ews::{build_offline_message_envelope, EnvelopeOptions, MailboxAddress, OfflineMessage, PROPERTY_SET_ID};
+use offline_im::Error;
+use quick_xml::events::Event;
+use quick_xml::NsReader;
+
+fn message(text: &str) -> OfflineMessage {
+    OfflineMessage {
+        id: "msg-0001".into(),
+        conversation_id: Some("conv-42".into()),
+        to: MailboxAddress { email_address: "ana@contoso.com".into(), display_name: Some("Ana Lopez".into()) },
+        text: text.into(),
+        subject: None,
+    }
+}
+
+/// Text content of every element with local name `local` in namespace `ns`, in document order.
+fn texts(xml: &str, ns: &str, local: &str) -> Vec<String> {
+    let mut r = NsReader::from_str(xml);
+    let mut out = Vec::new();
+    let mut inside = false;
+    let mut cur = String::new();
+    loop {
+        match r.read_resolved_event().unwrap() {
+            (quick_xml::name::ResolveResult::Bound(n), Event::Start(e)) if n.0 == ns && e.local_name().as_ref() == local => {
+                inside = true;
+                cur.clear();
+            }
+            (_, Event::Text(t)) if inside => cur.push_str(&t.xml10_content()),
+            (_, Event::GeneralRef(g)) if inside => cur.push_str(&quick_xml::escape::unescape(&["&", &g.xml10_content(), ";"].concat()).unwrap()),
+            (_, Event::End(e)) if inside && e.local_name().as_ref() == local => {
+                inside = false;
+                out.push(cur.clone());
+            }
+            (_, Event::Eof) => return out,
+            _ => {}
+        }
+    }
+}
+
+const T: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+
+fn valid(m: &OfflineMessage, o: &EnvelopeOptions) -> offline_im::ews::Envelope {
+    let env = build_offline_message_envelope(m, o).expect("builds");
+    if let Err(report) = validate_envelope(&env.xml) {
+        panic!("schema rejects envelope:\n{report}\n{}", env.xml);
+    }
+    env
+}
+
+#[test]
+fn same_org_missed_conversation() {
+    let env = valid(&message("hello Ana"), &EnvelopeOptions::default());
+    assert!(env.xml.contains(r#"<m:CreateItem MessageDisposition="SendOnly">"#));
+    assert!(!env.xml.contains("SavedItemFolderId"), "SendOnly leaves no copy: no saved-item folder");
+    assert_eq!(texts(&env.xml, T, "ItemClass"), ["IPM.Note.Microsoft.Missed"]);
+    assert_eq!(texts(&env.xml, T, "Subject"), ["hello Ana"]);
+    assert_eq!(texts(&env.xml, T, "EmailAddress"), ["ana@contoso.com"]);
+    assert_eq!(texts(&env.xml, T, "Name"), ["Ana Lopez"]);
+    assert_eq!(texts(&env.xml, T, "Value"), ["msg-0001", "conv-42"]);
+    assert!(env.xml.contains(PROPERTY_SET_ID));
+    assert!(env.xml.contains(r#"<t:RequestServerVersion Version="Exchange2013"/>"#));
+    assert_eq!(env.soap_action, "http://schemas.microsoft.com/exchange/services/2006/messages/CreateItem");
+    assert_eq!(env.replaced_characters, 0);
+}
+
+#[test]
+fn federated_plain_mail_and_seed_alias() {
+    let mut m = message("hi Bob");
+    m.to = MailboxAddress { email_address: "bob@fabrikam.com".into(), display_name: None };
+    let env = valid(&m, &EnvelopeOptions { item_class: Some("IPM.Note".into()), ..Default::default() });
+    assert_eq!(texts(&env.xml, T, "ItemClass"), ["IPM.Note"]);
+    assert!(texts(&env.xml, T, "Name").is_empty());
+    let env = valid(&message("x"), &EnvelopeOptions { item_class: Some("IM.Note.MissedConversation".into()), ..Default::default() });
+    assert_eq!(texts(&env.xml, T, "ItemClass"), ["IPM.Note.Microsoft.Missed"], "seed alias normalised");
+}
+
+#[test]
+fn impersonation_and_server_version() {
+    let o = EnvelopeOptions { impersonate: Some("tony@contoso.com".into()), server_version: Some("Exchange2016".into()), ..Default::default() };
+    let env = valid(&message("hi"), &o);
+    assert_eq!(texts(&env.xml, T, "PrimarySmtpAddress"), ["tony@contoso.com"]);
+    assert!(env.xml.contains(r#"Version="Exchange2016""#));
+    let bad = EnvelopeOptions { server_version: Some("Exchange2099".into()), ..Default::default() };
+    assert!(matches!(build_offline_message_envelope(&message("hi"), &bad), Err(Error::InvalidInput { field: "serverVersion", .. })));
+    let bad = EnvelopeOptions { impersonate: Some("not an address".into()), ..Default::default() };
+    assert_eq!(build_offline_message_envelope(&message("hi"), &bad).unwrap_err().code(), "InvalidAddress");
+}
+
+#[test]
+fn html_body_keeps_line_breaks_and_escapes_markup() {
+    let env = valid(&message("line <one>\nline & two\r\nthree"), &EnvelopeOptions::default());
+    let body = &texts(&env.xml, T, "Body")[0];
+    assert!(body.contains("line &lt;one&gt;<br>\nline &amp; two<br>\nthree"), "{body}");
+    assert!(env.xml.contains(r#"<t:Body BodyType="HTML">"#));
+}
+
+#[test]
+fn xml_injection_attempts_stay_text() {
+    let attack = r#"</t:Body><t:Bogus>x</t:Bogus><!-- ]]> <![CDATA[ "'&amp;"#;
+    let mut m = message(attack);
+    m.subject = Some(attack.into());
+    m.id = "a\"><t:Bogus/>".into();
+    m.conversation_id = Some("]]>&lt;".into());
+    m.to.display_name = Some("</t:Name><t:Bogus/>".into());
+    let env = valid(&m, &EnvelopeOptions::default());
+    assert!(!env.xml.contains("<t:Bogus"), "no injected element");
+    assert_eq!(texts(&env.xml, T, "Subject"), [attack]);
+    assert_eq!(texts(&env.xml, T, "Value"), ["a\"><t:Bogus/>", "]]>&lt;"]);
+    assert_eq!(texts(&env.xml, T, "Name"), ["</t:Name><t:Bogus/>"]);
+}
+
+#[test]
+fn characters_xml_cannot_carry_are_replaced_and_counted() {
+    let mut m = message("bell\u{7} nul\u{0} esc\u{1b} \u{FFFF} emoji 😀 tab\tok");
+    m.to.display_name = Some("Ana\u{0}".into());
+    m.id = "id\u{1}".into();
+    let env = valid(&m, &EnvelopeOptions::default());
+    assert_eq!(env.replaced_characters, 4 + 4 + 1 + 1, "text (body and subject) 4 each, name 1, id 1");
+    assert!(texts(&env.xml, T, "Body")[0].contains("bell\u{FFFD} nul\u{FFFD} esc\u{FFFD} \u{FFFD} emoji 😀 tab\tok"));
+}
+
+#[test]
+fn size_limits_and_bad_input() {
+    let big = "x".repeat(70_000);
+    assert_eq!(build_offline_message_envelope(&message(&big), &EnvelopeOptions::default()).unwrap_err(), Error::MessageTooLarge { size: 70_000, limit: 65_536 });
+    let o = EnvelopeOptions { max_message_bytes: Some(10), ..Default::default() };
+    // The limit counts UTF-8 bytes: four 3-byte characters are 12 bytes.
+    assert_eq!(build_offline_message_envelope(&message("€€€€"), &o).unwrap_err().code(), "MessageTooLarge");
+    valid(&message(&"y".repeat(65_536)), &EnvelopeOptions::default());
+
+    let mut m = message("  ");
+    assert_eq!(build_offline_message_envelope(&m, &EnvelopeOptions::default()).unwrap_err().code(), "InvalidInput");
+    m = message("hi");
+    m.id = String::new();
+    assert!(matches!(build_offline_message_envelope(&m, &EnvelopeOptions::default()), Err(Error::InvalidInput { field: "id", .. })));
+    m = message("hi");
+    m.to.email_address = "ana@contoso.com</t:EmailAddress>".into();
+    assert_eq!(build_offline_message_envelope(&m, &EnvelopeOptions::default()).unwrap_err().code(), "InvalidAddress");
+    m = message("hi");
+    m.to.email_address = format!("{}@contoso.com", "a".repeat(400));
+    assert_eq!(build_offline_message_envelope(&m, &EnvelopeOptions::default()).unwrap_err().code(), "InvalidAddress");
+    m = message("hi");
+    m.subject = Some("s".repeat(256));
+    assert!(matches!(build_offline_message_envelope(&m, &EnvelopeOptions::default()), Err(Error::InvalidInput { field: "subject", .. })));
+    let o = EnvelopeOptions { item_class: Some("IPM Note".into()), ..Default::default() };
+    assert!(matches!(build_offline_message_envelope(&message("hi"), &o), Err(Error::InvalidInput { field: "itemClass", .. })));
+}
+
+#[test]
+fn default_subject_is_first_line_and_conversation_defaults_to_id() {
+    let mut m = message("\n first line \nsecond");
+    m.conversation_id = None;
+    let env = valid(&m, &EnvelopeOptions::default());
+    assert_eq!(texts(&env.xml, T, "Subject"), ["first line"]);
+    assert_eq!(texts(&env.xml, T, "Value"), ["msg-0001", "msg-0001"]);
+}
+
+#[test]
+fn schema_check_is_real() {
+    // The validator must reject a wrong element order, or the tests above prove nothing.
+    let env = build_offline_message_envelope(&message("hi"), &EnvelopeOptions::default()).unwrap();
+    let swapped = env.xml.replacen("<t:ItemClass>IPM.Note.Microsoft.Missed</t:ItemClass>", "", 1).replacen("</t:Subject>", "</t:Subject><t:ItemClass>IPM.Note.Microsoft.Missed</t:ItemClass>", 1);
+    assert!(validate_envelope(&swapped).is_err());
+    assert!(validate_envelope(&env.xml.replace("SendOnly", "SendNow")).is_err());
+}
