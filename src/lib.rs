@@ -11,6 +11,6 @@ pub mod item_class;
 pub mod policy;
 
 #[cfg(target_arch = "wasm32")]
-mod wasm;
+pub mod wasm;
 
 pub use error::{Error, Result};

@@ -1,4 +1,5 @@
 //! Policy evaluation: every rule of the seeds, natively.
+#![cfg(not(target_arch = "wasm32"))]
 
 use offline_im::policy::*;
 use offline_im::Error;

@@ -1,4 +1,5 @@
 //! The seeds' PowerShell lines, read into a policy snapshot.
+#![cfg(not(target_arch = "wasm32"))]
 
 use offline_im::policy::*;
 use offline_im::Error;

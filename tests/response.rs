@@ -1,4 +1,5 @@
 //! EWS replies of every class of outcome, from fixtures shaped like Exchange's.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 

@@ -35,7 +35,7 @@ pub struct MailboxAddress {
 
 /// One offline message to deliver.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(from_wasm_abi))]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OfflineMessage {
     /// Unique message id (e.g. a UUID), ≤ 256 bytes; written as the `OfflineImMessageId` property.
@@ -53,7 +53,7 @@ pub struct OfflineMessage {
 
 /// How to build the envelope.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(from_wasm_abi))]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EnvelopeOptions {
     /// `ItemClass`, normally `PolicyDecision.itemClass`; default `IPM.Note.Microsoft.Missed`
@@ -73,7 +73,7 @@ pub struct EnvelopeOptions {
 
 /// A request ready to POST to `/EWS/Exchange.asmx` with `Content-Type: text/xml; charset=utf-8`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(into_wasm_abi))]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Envelope {
     /// The SOAP document (UTF-8).

@@ -34,7 +34,7 @@ pub const PERMANENT_CODES: [&str; 26] = [
 /// What a reply means for the message. JSON: `{ "kind": "delivered" | "retry" | "permanentFailure"
 /// | "authRequired", … }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(into_wasm_abi))]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum EwsOutcome {
     /// `ResponseClass` Success (or Warning): Exchange accepted the message.

@@ -55,7 +55,7 @@ pub struct ClientPolicyGrant {
 
 /// The whole admin state relevant to offline IM. An empty snapshot means all defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify), tsify(into_wasm_abi, from_wasm_abi))]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PolicySnapshot {
     #[serde(default)]
