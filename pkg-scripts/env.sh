@@ -1,0 +1,10 @@
+# Sourced by the other scripts: PATH and toolchain selection. Not a command.
+export PATH="$HOME/.cargo/bin:$PATH"
+# When rustup cannot add wasm32 to its own toolchain, setup links Debian's Rust as "web".
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown \
+   && rustup toolchain list 2>/dev/null | grep -q '^web'; then
+  export RUSTUP_TOOLCHAIN=web
+fi
+export CHROMEDRIVER_BIN=/usr/bin/chromedriver
+export GECKODRIVER_BIN="$HOME/.cargo/bin/geckodriver"
+export WASM_OPT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/js/node_modules/.bin/wasm-opt"
