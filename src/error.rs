@@ -39,6 +39,34 @@ pub enum Error {
     #[error("message is {size} bytes of UTF-8; the limit is {limit} bytes")]
     MessageTooLarge { size: usize, limit: usize },
 
+    /// Invalid messenger configuration (`OfflineMessenger.open`).
+    #[error("invalid config {field}: {reason}")]
+    InvalidConfig { field: &'static str, reason: String },
+
+    /// The browser refused to store more (IndexedDB `QuotaExceededError`). The message was not accepted.
+    #[error("storage quota exceeded: {0}")]
+    QuotaExceeded(String),
+
+    /// Any other storage failure (`name` is the DOMException name, e.g. `InvalidStateError`).
+    #[error("storage error {name}: {message}")]
+    Storage { name: String, message: String },
+
+    /// Opening the database is blocked by another tab holding an older version open.
+    #[error("database upgrade blocked: close other tabs of this app that use {0}")]
+    DatabaseBlocked(String),
+
+    /// No message with this id is in the spool.
+    #[error("no message {0:?} in the spool")]
+    UnknownMessage(String),
+
+    /// The message is being sent right now; try again when it has settled.
+    #[error("message {0:?} is being sent right now")]
+    MessageInFlight(String),
+
+    /// The messenger was closed.
+    #[error("the messenger is closed")]
+    Closed,
+
     /// Writing XML failed (only possible if the output buffer fails; kept for completeness).
     #[error("could not write XML: {0}")]
     XmlWrite(String),
@@ -62,6 +90,13 @@ impl Error {
             Error::InvalidInput { .. } => "InvalidInput",
             Error::MessageTooLarge { .. } => "MessageTooLarge",
             Error::XmlWrite(_) => "XmlWriteFailed",
+            Error::InvalidConfig { .. } => "InvalidConfig",
+            Error::QuotaExceeded(_) => "QuotaExceeded",
+            Error::Storage { .. } => "StorageError",
+            Error::DatabaseBlocked(_) => "DatabaseBlocked",
+            Error::UnknownMessage(_) => "UnknownMessage",
+            Error::MessageInFlight(_) => "MessageInFlight",
+            Error::Closed => "MessengerClosed",
         }
     }
 }

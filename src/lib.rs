@@ -9,6 +9,7 @@ pub mod error;
 pub mod ews;
 pub mod item_class;
 pub mod policy;
+pub mod spool;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

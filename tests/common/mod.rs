@@ -1,6 +1,8 @@
 //! Helpers shared by the native test files.
 #![allow(dead_code)]
 
+pub mod spool_suite;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -1,0 +1,278 @@
+//! The spool engine: accepts messages, picks the due ones, sends them through a [`Transport`]
+//! and settles them. Generic over the store, the transport and the clock so that it runs natively
+//! with a fake clock and in the browser with IndexedDB, fetch and `Date.now()`.
+
+use super::machine::{self, Settled};
+use super::record::{SpoolRecord, State, RECORD_VERSION};
+use super::schedule::{select_due, RetryPolicy};
+use super::store::SpoolStore;
+use crate::error::{Error, Result};
+use crate::ews::{build_offline_message_envelope, parse_ews_response, Envelope, EnvelopeOptions, EwsOutcome, MailboxAddress, OfflineMessage};
+use futures_util::future::join_all;
+use serde::Serialize;
+use std::cell::Cell;
+
+/// An HTTP reply as the transport saw it (`status` 0: no reply — network error or timeout).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportReply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Posts one EWS request. Must not fail: problems are `status` 0 (or the HTTP status).
+#[allow(async_fn_in_trait)]
+pub trait Transport {
+    async fn post(&self, envelope: &Envelope) -> TransportReply;
+}
+
+/// Milliseconds since the Unix epoch.
+pub trait Clock {
+    fn now_ms(&self) -> u64;
+}
+
+/// What the messenger tells the app (the JS event names are [`SpoolEvent::name`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpoolEvent {
+    Queued(SpoolRecord),
+    Sending(SpoolRecord),
+    Settled(SpoolRecord, Settled),
+}
+
+impl SpoolEvent {
+    /// `queued`, `sending`, `delivered`, `retrying`, `failed` or `authrequired`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SpoolEvent::Queued(_) => "queued",
+            SpoolEvent::Sending(_) => "sending",
+            SpoolEvent::Settled(_, Settled::Delivered) => "delivered",
+            SpoolEvent::Settled(_, Settled::Retrying { .. }) => "retrying",
+            SpoolEvent::Settled(_, Settled::Failed { .. }) => "failed",
+            SpoolEvent::Settled(_, Settled::AuthRequired { .. }) => "authrequired",
+        }
+    }
+
+    /// The event's `detail` for JavaScript: `{ record, …settled fields }`.
+    pub fn detail(&self) -> EventDetail<'_> {
+        match self {
+            SpoolEvent::Queued(r) | SpoolEvent::Sending(r) => EventDetail { record: r, settled: None },
+            SpoolEvent::Settled(r, s) => EventDetail { record: r, settled: Some(s) },
+        }
+    }
+}
+
+/// Serializable `detail` of an event.
+#[derive(Debug, Serialize)]
+pub struct EventDetail<'a> {
+    pub record: &'a SpoolRecord,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<&'a Settled>,
+}
+
+/// A message as `send` accepts it, after policy decided it goes to the mailbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub id: String,
+    pub conversation_id: Option<String>,
+    pub to: MailboxAddress,
+    pub to_sip_address: Option<String>,
+    pub text: String,
+    pub subject: Option<String>,
+    pub item_class: String,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct SpoolConfig {
+    /// Server version, impersonation and size limit for every envelope (item class comes per record).
+    pub envelope: EnvelopeOptions,
+    pub retry: RetryPolicy,
+    /// Requests in flight at once (≥ 1).
+    pub concurrency: usize,
+    /// This messenger instance's id, written into leases.
+    pub owner: String,
+}
+
+/// The engine over a store.
+pub struct Spool<S> {
+    pub store: S,
+    pub config: SpoolConfig,
+    seq: Cell<u32>,
+}
+
+impl<S: SpoolStore> Spool<S> {
+    pub fn new(store: S, config: SpoolConfig) -> Self {
+        Spool { store, config, seq: Cell::new(0) }
+    }
+
+    /// The EWS request for a stored record, rebuilt from the record and the current settings.
+    pub fn envelope(&self, r: &SpoolRecord) -> Result<Envelope> {
+        let message = OfflineMessage { id: r.id.clone(), conversation_id: Some(r.conversation_id.clone()), to: r.to.clone(), text: r.text.clone(), subject: r.subject.clone() };
+        let options = EnvelopeOptions { item_class: Some(r.item_class.clone()), ..self.config.envelope.clone() };
+        build_offline_message_envelope(&message, &options)
+    }
+
+    /// Validates `m` (by building its envelope: bad input is rejected before it is accepted) and
+    /// returns the record `enqueue` would store.
+    pub fn new_record(&self, m: NewMessage, now: u64) -> Result<SpoolRecord> {
+        let seq = self.seq.get().wrapping_add(1);
+        self.seq.set(seq);
+        let record = SpoolRecord {
+            conversation_id: m.conversation_id.filter(|c| !c.is_empty()).unwrap_or_else(|| m.id.clone()),
+            id: m.id,
+            to: m.to,
+            to_sip_address: m.to_sip_address,
+            text: m.text,
+            subject: m.subject,
+            item_class: m.item_class,
+            state: State::Queued,
+            attempts: 0,
+            created_at: now,
+            seq,
+            next_attempt_at: now,
+            last_error: None,
+            lease_owner: None,
+            lease_until: 0,
+            settled_at: None,
+            record_version: RECORD_VERSION,
+        };
+        self.envelope(&record)?;
+        Ok(record)
+    }
+
+    /// Stores a new record durably. Idempotent by id: sending the same id twice returns the stored
+    /// record and `false`.
+    pub async fn enqueue(&self, record: SpoolRecord) -> Result<(SpoolRecord, bool)> {
+        if self.store.insert(&record).await? {
+            return Ok((record, true));
+        }
+        let existing = self.store.get(&record.id).await?.ok_or_else(|| Error::UnknownMessage(record.id.clone()))?;
+        Ok((existing, false))
+    }
+
+    /// Records not yet delivered (queued, sending, failed), oldest first.
+    pub async fn pending(&self) -> Result<Vec<SpoolRecord>> {
+        let mut all: Vec<SpoolRecord> = self.store.all().await?.into_iter().filter(|r| r.state != State::Delivered).collect();
+        all.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+        Ok(all)
+    }
+
+    /// Makes a queued or failed message due now (a failed one starts its attempts afresh).
+    /// Errors: [`Error::UnknownMessage`], [`Error::MessageInFlight`].
+    pub async fn retry(&self, id: &str, now: u64) -> Result<SpoolRecord> {
+        let mut in_flight = false;
+        let updated = self
+            .store
+            .update(id, &mut |r| match r.state {
+                State::Queued | State::Failed => {
+                    if r.state == State::Failed {
+                        r.attempts = 0;
+                        r.settled_at = None;
+                    }
+                    r.state = State::Queued;
+                    r.next_attempt_at = now;
+                    true
+                }
+                State::Sending if r.lease_until > now => {
+                    in_flight = true;
+                    false
+                }
+                _ => false,
+            })
+            .await?;
+        if in_flight {
+            return Err(Error::MessageInFlight(id.to_string()));
+        }
+        match updated {
+            Some(r) => Ok(r),
+            None => self.store.get(id).await?.ok_or_else(|| Error::UnknownMessage(id.to_string())),
+        }
+    }
+
+    /// Removes a message from the spool (the app gave up on it). Errors: [`Error::UnknownMessage`],
+    /// [`Error::MessageInFlight`].
+    pub async fn discard(&self, id: &str, now: u64) -> Result<SpoolRecord> {
+        let r = self.store.get(id).await?.ok_or_else(|| Error::UnknownMessage(id.to_string()))?;
+        if r.state == State::Sending && r.lease_until > now {
+            return Err(Error::MessageInFlight(id.to_string()));
+        }
+        self.store.delete(id).await?;
+        Ok(r)
+    }
+
+    /// Makes every queued message due now (`flush`: the app asks to process now).
+    pub async fn make_all_due(&self, now: u64) -> Result<()> {
+        for r in self.store.all().await? {
+            if r.state == State::Queued && r.next_attempt_at > now {
+                self.store.update(&r.id, &mut |x| {
+                    let due = x.state == State::Queued && x.next_attempt_at > now;
+                    x.next_attempt_at = now;
+                    due
+                }).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes delivered records settled more than `keep_ms` ago (they are kept a while so that a
+    /// repeated `send` with the same id is recognised and not delivered twice).
+    pub async fn prune(&self, now: u64, keep_ms: u64) -> Result<usize> {
+        let mut n = 0;
+        for r in self.store.all().await? {
+            if r.state == State::Delivered && r.settled_at.is_some_and(|t| t + keep_ms <= now) && self.store.delete(&r.id).await? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Sends everything due, `concurrency` at a time, until nothing is due; conversations stay in
+    /// order and a failed message does not hold up the next. Returns the number of attempts made.
+    pub async fn process_due<T: Transport, C: Clock>(&self, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
+        let policy = self.config.retry;
+        let owner = self.config.owner.as_str();
+        let mut made = 0;
+        loop {
+            let now = clock.now_ms();
+            let due = select_due(&self.store.all().await?, now, self.config.concurrency.max(1));
+            let mut claimed = Vec::new();
+            for id in due {
+                if let Some(r) = self.store.update(&id, &mut |r| machine::claim(r, owner, now, &policy)).await? {
+                    emit(SpoolEvent::Sending(r.clone()));
+                    claimed.push(r);
+                }
+            }
+            if claimed.is_empty() {
+                return Ok(made);
+            }
+            let attempts = claimed.iter().map(|r| async move {
+                let outcome = match self.envelope(r) {
+                    Ok(env) => {
+                        let reply = transport.post(&env).await;
+                        parse_ews_response(reply.status, &reply.body)
+                    }
+                    Err(e) => EwsOutcome::PermanentFailure { code: e.code().to_string(), message: e.to_string(), http_status: 0 },
+                };
+                let now = clock.now_ms();
+                let mut settled = None;
+                let written = self
+                    .store
+                    .update(&r.id, &mut |rec| {
+                        let ours = rec.lease_owner.as_deref() == Some(owner);
+                        if !ours && !matches!(outcome, EwsOutcome::Delivered { .. }) {
+                            return false;
+                        }
+                        settled = machine::settle(rec, &outcome, now, &policy);
+                        settled.is_some()
+                    })
+                    .await;
+                (written, settled)
+            });
+            for (written, settled) in join_all(attempts).await {
+                made += 1;
+                if let (Some(record), Some(s)) = (written?, settled) {
+                    emit(SpoolEvent::Settled(record, s));
+                }
+            }
+        }
+    }
+}

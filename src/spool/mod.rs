@@ -1,0 +1,14 @@
+//! The durable outbox of offline messages: records, the state machine, the retry schedule and
+//! the engine. Pure: storage, transport and time come in through traits.
+
+pub mod engine;
+pub mod machine;
+pub mod record;
+pub mod schedule;
+pub mod store;
+
+pub use engine::{Clock, EventDetail, NewMessage, Spool, SpoolConfig, SpoolEvent, Transport, TransportReply};
+pub use machine::Settled;
+pub use record::{LastError, SpoolRecord, State};
+pub use schedule::RetryPolicy;
+pub use store::{MemoryStore, SpoolStore};

@@ -1,0 +1,91 @@
+//! When to try again, and which messages are due.
+//!
+//! Source of the interval: seed "Enable or Disable Offline IM …", Troubleshooting: "There is a two
+//! minute timer from when an offline message is sent to when it's picked up and processed." We
+//! try once at once, then on that timer with exponential backoff, never sooner than Exchange's
+//! `BackOffMilliseconds` ("EWS throttling in Exchange").
+
+use super::record::{SpoolRecord, State};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+/// Retry settings (all ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryPolicy {
+    /// Base retry interval; default 120,000 (the seeds' two-minute timer).
+    pub retry_interval_ms: u64,
+    /// Upper bound of the exponential backoff; default 3,600,000.
+    pub max_retry_interval_ms: u64,
+    /// Attempts before a message fails as exhausted; default 20.
+    pub max_attempts: u32,
+    /// Age after which a message fails as exhausted; default 7 days.
+    pub max_age_ms: u64,
+    /// How long a claim by one sender holds before another may take the message over; default 90,000.
+    pub lease_ms: u64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retry_interval_ms: 120_000,
+            max_retry_interval_ms: 3_600_000,
+            max_attempts: 20,
+            max_age_ms: 7 * 24 * 3_600_000,
+            lease_ms: 90_000,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Delay before the next attempt after `attempts` failed ones: `interval × 2^(attempts−1)`,
+    /// capped at `max_retry_interval_ms`, and at least `back_off_ms` when Exchange sent one.
+    pub fn delay_ms(&self, attempts: u32, back_off_ms: Option<u64>) -> u64 {
+        let shift = attempts.saturating_sub(1).min(32);
+        let exp = self.retry_interval_ms.saturating_mul(1u64 << shift).min(self.max_retry_interval_ms.max(self.retry_interval_ms));
+        exp.max(back_off_ms.unwrap_or(0))
+    }
+}
+
+/// Whether a record may be claimed now: queued and due, or sending with an expired lease (its
+/// sender went away mid-send, e.g. a reload).
+pub fn claimable(r: &SpoolRecord, now: u64) -> bool {
+    match r.state {
+        State::Queued => r.next_attempt_at <= now,
+        State::Sending => r.lease_until <= now,
+        _ => false,
+    }
+}
+
+/// Ids to process now, at most `limit`: per conversation only the oldest active message (so a
+/// conversation goes out in order); a failed message is not active and blocks nothing.
+pub fn select_due(records: &[SpoolRecord], now: u64, limit: usize) -> Vec<String> {
+    let mut active: Vec<&SpoolRecord> = records.iter().filter(|r| r.state.is_active()).collect();
+    active.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for r in active {
+        if !seen.insert(r.conversation_id.as_str()) {
+            continue;
+        }
+        if claimable(r, now) {
+            out.push(r.id.clone());
+            if out.len() == limit {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// The earliest time anything becomes claimable, if anything is active.
+pub fn next_wakeup(records: &[SpoolRecord]) -> Option<u64> {
+    records
+        .iter()
+        .filter_map(|r| match r.state {
+            State::Queued => Some(r.next_attempt_at),
+            State::Sending => Some(r.lease_until),
+            _ => None,
+        })
+        .min()
+}
