@@ -39,6 +39,9 @@ fn evaluate_policy_from_js_object() {
     assert_eq!(error_code(&e), "InvalidInput");
     assert!(get(&e, "message").as_string().unwrap().contains("sleeping"));
     assert_eq!(error_code(&evaluate_policy(JsValue::UNDEFINED).unwrap_err()), "InvalidInput");
+    // A misspelled field is reported, not silently ignored.
+    let e = evaluate_policy(js(r#"{ "sender": { "emailAdress": "a@contoso.com" }, "recipient": {} }"#)).unwrap_err();
+    assert!(get(&e, "message").as_string().unwrap().contains("unknown field `emailAdress`"));
 }
 
 #[wasm_bindgen_test]

@@ -6,6 +6,8 @@
 
 mod error;
 pub mod idb;
+pub mod messenger;
+mod transport;
 
 use crate::{ews, policy};
 use serde::de::DeserializeOwned;
@@ -17,14 +19,17 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-fn from_js<T: DeserializeOwned>(field: &'static str, value: JsValue) -> Result<T, JsValue> {
+/// Reads a JavaScript argument through `JSON.stringify` and serde_json, so that unknown or
+/// misspelled fields are reported (serde-wasm-bindgen only looks up the fields it knows).
+pub(crate) fn from_js<T: DeserializeOwned>(field: &'static str, value: JsValue) -> Result<T, JsValue> {
     if value.is_undefined() || value.is_null() {
         return Err(error::invalid(field, "is required"));
     }
-    serde_wasm_bindgen::from_value(value).map_err(|e| error::invalid(field, e))
+    let text = js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()).ok_or_else(|| error::invalid(field, "is not JSON-serializable"))?;
+    serde_json::from_str(&text).map_err(|e| error::invalid(field, e))
 }
 
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| error::to_js(&crate::Error::XmlWrite(e.to_string())))

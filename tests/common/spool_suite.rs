@@ -102,10 +102,6 @@ pub async fn accept<S: SpoolStore>(spool: &Spool<S>, id: &str, conversation: &st
     stored
 }
 
-fn collect() -> (RefCell<Vec<(String, String)>>,) {
-    (RefCell::new(Vec::new()),)
-}
-
 /// The store contract.
 pub async fn store_contract<S: SpoolStore>(store: S) {
     let spool = Spool::new(&store, config("a"));
@@ -140,7 +136,7 @@ pub async fn delivers_and_emits<S: SpoolStore>(store: S) {
     let clock = FakeClock::at(10_000);
     let ews = FakeEws::default();
     accept(&spool, "m1", "c1", &clock).await;
-    let events = collect().0;
+    let events: RefCell<Vec<(String, String)>> = RefCell::new(Vec::new());
     let made = spool.process_due(&ews, &clock, &|e| events.borrow_mut().push((e.name().to_string(), e.detail().record.id.clone()))).await.unwrap();
     assert_eq!(made, 1);
     assert_eq!(*events.borrow(), [("sending".to_string(), "m1".to_string()), ("delivered".into(), "m1".into())]);
@@ -163,7 +159,7 @@ pub async fn server_busy_backoff<S: SpoolStore>(store: S) {
     let ews = FakeEws::default();
     ews.reply(500, BUSY_5000);
     accept(&spool, "m1", "c1", &clock).await;
-    let events = collect().0;
+    let events: RefCell<Vec<(String, String)>> = RefCell::new(Vec::new());
     spool.process_due(&ews, &clock, &|e| events.borrow_mut().push((e.name().to_string(), serde_json_free(&e)))).await.unwrap();
     assert_eq!(events.borrow()[1].0, "retrying");
     let r = spool.store.get("m1").await.unwrap().unwrap();

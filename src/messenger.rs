@@ -1,0 +1,262 @@
+//! The messenger's configuration and the planning of one `send`: pure, so it is tested natively.
+//! The wasm shell (`wasm::messenger`) adds IndexedDB, fetch, timers and Web Locks.
+
+use crate::address;
+use crate::error::{Error, Result};
+use crate::ews::soap::server_version;
+use crate::ews::{EnvelopeOptions, MailboxAddress};
+use crate::policy::{evaluate, parse_policy_script, ClientInfo, Delivery, PolicyDecision, PolicyInput, PolicySnapshot, Presence, RecipientContext, SenderContext};
+use crate::spool::{NewMessage, RetryPolicy, SpoolConfig};
+use serde::{Deserialize, Serialize};
+
+/// Admin policy: the seeds' PowerShell lines, or a snapshot.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(untagged)]
+pub enum PolicySource {
+    Script(String),
+    Snapshot(PolicySnapshot),
+}
+
+impl Default for PolicySource {
+    fn default() -> Self {
+        PolicySource::Snapshot(PolicySnapshot::default())
+    }
+}
+
+/// `OfflineMessenger.open(config)`; besides these fields the shell reads two functions:
+/// `transport(request) => Promise<{status, body}>` and `getAccessToken() => Promise<string | null>`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MessengerConfig {
+    /// EWS endpoint, usually a same-origin path to a reverse proxy (`/EWS/Exchange.asmx`):
+    /// Exchange does not answer CORS preflights.
+    pub ews_url: String,
+    /// The signed-in user. `emailAddress` is required (the mailbox EWS sends from).
+    pub sender: SenderContext,
+    #[serde(default)]
+    pub policy: PolicySource,
+    /// Desktop client info (same as `sender.client`); omit for a web client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ClientInfo>,
+    #[serde(default)]
+    pub organization_domains: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    /// Service-account deployments: impersonate the sender (`ExchangeImpersonation`).
+    #[serde(default)]
+    pub impersonate: bool,
+    /// Default 120000 (the seeds' two-minute timer). 1 to 86,400,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_interval_ms: Option<u64>,
+    /// Default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Default 7 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_ms: Option<u64>,
+    /// Requests in flight at once; default 4, 1 to 16.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    /// Timeout of one request; default 30000, 1000 to 300000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_ms: Option<u32>,
+    /// Default 65536 UTF-8 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_message_bytes: Option<usize>,
+    /// IndexedDB database name; default `offline-im`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub db_name: Option<String>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub ews_url: String,
+    pub sender: SenderContext,
+    pub policy: PolicySnapshot,
+    pub organization_domains: Vec<String>,
+    pub spool: SpoolConfig,
+    pub request_timeout_ms: u32,
+    pub db_name: String,
+}
+
+fn range<T: PartialOrd + Copy + std::fmt::Display>(field: &'static str, v: Option<T>, default: T, lo: T, hi: T) -> Result<T> {
+    let v = v.unwrap_or(default);
+    if v < lo || v > hi {
+        return Err(Error::InvalidConfig { field, reason: format!("{v} is outside {lo}..={hi}") });
+    }
+    Ok(v)
+}
+
+impl MessengerConfig {
+    /// Validates and fills defaults. Errors: [`Error::InvalidConfig`], [`Error::InvalidAddress`],
+    /// [`Error::PolicyScript`], [`Error::InvalidPolicy`].
+    pub fn resolve(self, owner: &str) -> Result<Resolved> {
+        let url = self.ews_url.trim();
+        if url.is_empty() || url.chars().any(char::is_whitespace) || !(url.starts_with('/') || url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(Error::InvalidConfig { field: "ewsUrl", reason: format!("{url:?} is not a path (/EWS/Exchange.asmx) or an http(s) URL") });
+        }
+        let mut sender = self.sender;
+        let email = sender.email_address.as_deref().ok_or_else(|| Error::InvalidConfig { field: "sender.emailAddress", reason: "is required".into() })?;
+        sender.email_address = Some(address::validate("sender.emailAddress", email)?);
+        if let Some(sip) = sender.sip_address.as_deref() {
+            address::validate("sender.sipAddress", sip)?;
+        }
+        if self.client.is_some() {
+            sender.client = self.client;
+        }
+        let policy = match self.policy {
+            PolicySource::Script(text) => parse_policy_script(&text)?,
+            PolicySource::Snapshot(s) => s,
+        };
+        server_version(self.server_version.as_deref()).map_err(|_| Error::InvalidConfig {
+            field: "serverVersion",
+            reason: format!("{:?} is not an EWS RequestServerVersion", self.server_version.as_deref().unwrap_or_default()),
+        })?;
+        let defaults = RetryPolicy::default();
+        let request_timeout_ms = range("requestTimeoutMs", self.request_timeout_ms, 30_000, 1_000, 300_000)?;
+        let retry = RetryPolicy {
+            retry_interval_ms: range("retryIntervalMs", self.retry_interval_ms, defaults.retry_interval_ms, 1, 86_400_000)?,
+            max_retry_interval_ms: defaults.max_retry_interval_ms,
+            max_attempts: range("maxAttempts", self.max_attempts, defaults.max_attempts, 1, 1_000)?,
+            max_age_ms: range("maxAgeMs", self.max_age_ms, defaults.max_age_ms, 1, 365 * 86_400_000)?,
+            // A claim must outlive the request it covers.
+            lease_ms: u64::from(request_timeout_ms) + 60_000,
+        };
+        let db_name = self.db_name.unwrap_or_else(|| "offline-im".into());
+        if db_name.trim().is_empty() || db_name.len() > 200 {
+            return Err(Error::InvalidConfig { field: "dbName", reason: "must be 1 to 200 bytes".into() });
+        }
+        let envelope = EnvelopeOptions {
+            item_class: None,
+            server_version: self.server_version,
+            impersonate: self.impersonate.then(|| sender.email_address.clone()).flatten(),
+            max_message_bytes: self.max_message_bytes,
+        };
+        let concurrency = range("concurrency", self.concurrency, 4, 1, 16)?;
+        Ok(Resolved {
+            ews_url: url.to_string(),
+            sender,
+            policy,
+            organization_domains: self.organization_domains,
+            spool: SpoolConfig { envelope, retry, concurrency, owner: owner.to_string() },
+            request_timeout_ms,
+            db_name,
+        })
+    }
+}
+
+/// The recipient of `send`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendRecipient {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip_address: Option<String>,
+    pub email_address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// Current presence; default `unknown` (treated as offline).
+    #[serde(default)]
+    pub presence: Presence,
+}
+
+/// Input of `im.send`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendInput {
+    pub to: SendRecipient,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// Message id; generated (UUID) when absent. Sending an id again does not send twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+}
+
+/// What `send` does with one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    /// Not sent (`decision.reasons` say why) or delivered live by the app itself.
+    NotQueued(PolicyDecision),
+    /// Goes to the spool.
+    Queue(PolicyDecision, NewMessage),
+}
+
+/// Evaluates policy for `input` and, for mailbox delivery, prepares the spool message.
+/// `id` is the message id to use when `input.id` is absent.
+pub fn plan_send(config: &Resolved, input: SendInput, id: String) -> Result<Plan> {
+    let to_email = address::validate("to.emailAddress", &input.to.email_address)?;
+    let decision = evaluate(&PolicyInput {
+        policy: config.policy.clone(),
+        sender: config.sender.clone(),
+        recipient: RecipientContext {
+            sip_address: input.to.sip_address.clone(),
+            email_address: Some(to_email.clone()),
+            display_name: input.to.display_name.clone(),
+            presence: input.to.presence,
+        },
+        organization_domains: config.organization_domains.clone(),
+    })?;
+    if decision.delivery != Delivery::Mailbox {
+        return Ok(Plan::NotQueued(decision));
+    }
+    let item_class = decision.item_class.clone().unwrap_or_default();
+    let message = NewMessage {
+        id: input.id.filter(|i| !i.is_empty()).unwrap_or(id),
+        conversation_id: input.conversation_id,
+        to: MailboxAddress { email_address: to_email, display_name: input.to.display_name },
+        to_sip_address: input.to.sip_address,
+        text: input.text,
+        subject: input.subject,
+        item_class,
+    };
+    Ok(Plan::Queue(decision, message))
+}
+
+/// What `send` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum ReceiptState {
+    /// Policy blocked it; `decision.reasons` say why. Nothing was stored.
+    Blocked,
+    /// The recipient is online (or DND/Presenting): the app delivers it live itself.
+    Live,
+    /// Durably in the spool; delivery follows.
+    Queued,
+    /// (Repeated id) the stored message is being sent.
+    Sending,
+    /// (Repeated id) the stored message was already delivered.
+    Delivered,
+    /// (Repeated id) the stored message failed; see `pending()`.
+    Failed,
+}
+
+/// The result of `im.send`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub struct SendReceipt {
+    pub id: String,
+    pub state: ReceiptState,
+    pub decision: PolicyDecision,
+    /// True when this id was already in the spool (nothing new was stored or sent).
+    pub duplicate: bool,
+}
+
+impl From<crate::spool::State> for ReceiptState {
+    fn from(s: crate::spool::State) -> Self {
+        match s {
+            crate::spool::State::Queued => ReceiptState::Queued,
+            crate::spool::State::Sending => ReceiptState::Sending,
+            crate::spool::State::Delivered => ReceiptState::Delivered,
+            crate::spool::State::Failed => ReceiptState::Failed,
+        }
+    }
+}

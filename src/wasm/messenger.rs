@@ -1,0 +1,304 @@
+//! `OfflineMessenger`: the engine a chat UI uses. IndexedDB spool, fetch (or a custom transport),
+//! the two-minute timer (gloo-timers), the `online` event, and Web Locks so that only one tab
+//! sends at a time (the lease in each record is the fallback where Web Locks are missing).
+
+use super::error::{invalid, to_js as error_to_js};
+use super::idb::IdbStore;
+use super::transport::JsTransport;
+use super::{from_js, to_js};
+use crate::error::Error;
+use crate::messenger::{plan_send, MessengerConfig, Plan, ReceiptState, Resolved, SendInput, SendReceipt};
+use crate::spool::schedule::next_wakeup;
+use crate::spool::{Clock, Spool, SpoolEvent, SpoolStore};
+use gloo_timers::callback::Timeout;
+use js_sys::{Function, Object, Promise, Reflect};
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use web_sys::{CustomEvent, CustomEventInit, EventTarget};
+
+/// Keep delivered records this long (ms) so a repeated `send` of the same id is recognised.
+const KEEP_DELIVERED_MS: u64 = 7 * 24 * 3_600_000;
+
+struct JsClock;
+impl Clock for JsClock {
+    fn now_ms(&self) -> u64 {
+        js_sys::Date::now() as u64
+    }
+}
+
+fn random_id() -> String {
+    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok();
+    let uuid = crypto.as_ref().and_then(|c| {
+        let f: Function = Reflect::get(c, &"randomUUID".into()).ok()?.dyn_into().ok()?;
+        f.call0(c).ok()?.as_string()
+    });
+    uuid.unwrap_or_else(|| format!("{:x}-{:x}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64))
+}
+
+struct Inner {
+    spool: Spool<IdbStore>,
+    config: Resolved,
+    transport: JsTransport,
+    events: EventTarget,
+    closed: Cell<bool>,
+    running: Cell<bool>,
+    again: Cell<bool>,
+    timer: RefCell<Option<Timeout>>,
+    online: RefCell<Option<Closure<dyn FnMut()>>>,
+}
+
+impl Inner {
+    fn dispatch(&self, name: &str, detail: &JsValue) {
+        let init = CustomEventInit::new();
+        init.set_detail(detail);
+        if let Ok(event) = CustomEvent::new_with_event_init_dict(name, &init) {
+            let _ = self.events.dispatch_event(&event);
+        }
+    }
+
+    fn emit(&self, e: SpoolEvent) {
+        let detail = to_js(&e.detail()).unwrap_or(JsValue::NULL);
+        self.dispatch(e.name(), &detail);
+    }
+
+    async fn process(&self) -> Result<usize, JsValue> {
+        self.spool.process_due(&self.transport, &JsClock, &|e| self.emit(e)).await.map_err(|e| error_to_js(&e))
+    }
+
+    /// One processing round under the Web Lock `offline-im:<dbName>` (ifAvailable: another tab
+    /// that holds it is sending; this one skips the round).
+    async fn process_locked(self: &Rc<Self>) -> Result<(), JsValue> {
+        let navigator = Reflect::get(&js_sys::global(), &"navigator".into())?;
+        let locks = Reflect::get(&navigator, &"locks".into()).unwrap_or(JsValue::UNDEFINED);
+        let request = Reflect::get(&locks, &"request".into()).ok().and_then(|f| f.dyn_into::<Function>().ok());
+        let Some(request) = request.filter(|_| !locks.is_undefined()) else {
+            return self.process().await.map(drop);
+        };
+        let me = self.clone();
+        let callback = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+            if lock.is_null() {
+                return JsValue::FALSE;
+            }
+            future_to_promise(async move { me.process().await.map(|_| JsValue::TRUE) }).into()
+        });
+        let options: JsValue = Object::new().into();
+        Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE)?;
+        let name = JsValue::from_str(&["offline-im:", &self.config.db_name].concat());
+        let promise: Promise = request.call3(&locks, &name, &options, &callback)?.dyn_into()?;
+        JsFuture::from(promise).await.map(drop)
+    }
+
+    /// Processes until nothing new arrived meanwhile, then arms the timer.
+    async fn run(self: Rc<Self>) {
+        self.running.set(true);
+        loop {
+            self.again.set(false);
+            if let Err(e) = self.process_locked().await {
+                self.dispatch("error", &e);
+            }
+            if !self.again.get() || self.closed.get() {
+                break;
+            }
+        }
+        self.running.set(false);
+        self.arm_timer().await;
+    }
+
+    /// Next tick: when the next message becomes due, and at least every retry interval (so a tab
+    /// takes over when the one holding the lock closes).
+    async fn arm_timer(self: &Rc<Self>) {
+        if self.closed.get() {
+            return;
+        }
+        let interval = self.config.spool.retry.retry_interval_ms;
+        let now = JsClock.now_ms();
+        let wake = match self.spool.store.all().await {
+            Ok(records) => next_wakeup(&records).map_or(interval, |t| t.saturating_sub(now).min(interval)),
+            Err(_) => interval,
+        };
+        let weak: Weak<Inner> = Rc::downgrade(self);
+        let delay = wake.clamp(10, u64::from(u32::MAX)) as u32;
+        *self.timer.borrow_mut() = Some(Timeout::new(delay, move || {
+            if let Some(inner) = weak.upgrade() {
+                kick(&inner);
+            }
+        }));
+    }
+}
+
+fn kick(inner: &Rc<Inner>) {
+    if inner.closed.get() {
+        return;
+    }
+    if inner.running.get() {
+        inner.again.set(true);
+        return;
+    }
+    spawn_local(inner.clone().run());
+}
+
+fn take_fn(config: &JsValue, key: &'static str) -> Result<Option<Function>, JsValue> {
+    let v = Reflect::get(config, &key.into())?;
+    if v.is_undefined() || v.is_null() {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>().map(Some).map_err(|_| error_to_js(&Error::InvalidConfig { field: key, reason: "must be a function".into() }))
+}
+
+/// Offline messaging for one signed-in user. See the README for a full example.
+#[wasm_bindgen]
+pub struct OfflineMessenger {
+    inner: Rc<Inner>,
+}
+
+#[wasm_bindgen]
+impl OfflineMessenger {
+    /// Opens the spool (IndexedDB `dbName`), validates `config`, and starts processing what is
+    /// due. Throws `OfflineImError`: `InvalidConfig`, `InvalidAddress`, `PolicyScriptError`,
+    /// `InvalidPolicy`, `DatabaseBlocked`, `StorageError`.
+    pub async fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig & { transport?: (request: EwsRequest) => Promise<EwsReply>; getAccessToken?: () => Promise<string | null> }")] config: JsValue) -> Result<OfflineMessenger, JsValue> {
+        if !config.is_object() {
+            return Err(invalid("config", "must be an object"));
+        }
+        let custom = take_fn(&config, "transport")?;
+        let get_access_token = take_fn(&config, "getAccessToken")?;
+        let plain: Object = Object::assign(&Object::new(), config.unchecked_ref());
+        Reflect::delete_property(&plain, &"transport".into())?;
+        Reflect::delete_property(&plain, &"getAccessToken".into())?;
+        let plain: JsValue = plain.into();
+        let parsed: MessengerConfig = from_js("config", plain)?;
+        let resolved = parsed.resolve(&random_id()).map_err(|e| error_to_js(&e))?;
+        let store = IdbStore::open(&resolved.db_name).await.map_err(|e| error_to_js(&e))?;
+        let transport = JsTransport { url: resolved.ews_url.clone(), custom, get_access_token, timeout_ms: resolved.request_timeout_ms };
+        let spool = Spool::new(store, resolved.spool.clone());
+        spool.prune(JsClock.now_ms(), KEEP_DELIVERED_MS).await.map_err(|e| error_to_js(&e))?;
+        let inner = Rc::new(Inner {
+            spool,
+            config: resolved,
+            transport,
+            events: EventTarget::new()?,
+            closed: Cell::new(false),
+            running: Cell::new(false),
+            again: Cell::new(false),
+            timer: RefCell::new(None),
+            online: RefCell::new(None),
+        });
+        let weak = Rc::downgrade(&inner);
+        let on_online = Closure::<dyn FnMut()>::new(move || {
+            if let Some(inner) = weak.upgrade() {
+                kick(&inner);
+            }
+        });
+        if let Ok(global) = js_sys::global().dyn_into::<EventTarget>() {
+            let _ = global.add_event_listener_with_callback("online", on_online.as_ref().unchecked_ref());
+        }
+        *inner.online.borrow_mut() = Some(on_online);
+        kick(&inner);
+        Ok(OfflineMessenger { inner })
+    }
+
+    /// Evaluates policy and, for an offline recipient, stores the message durably before any
+    /// network attempt: the promise resolves after the IndexedDB transaction completed.
+    /// Resolves to a `SendReceipt` (`blocked`, `live` or `queued`). Throws `OfflineImError`:
+    /// `InvalidInput`, `InvalidAddress`, `MessageTooLarge`, `QuotaExceeded`, `StorageError`,
+    /// `MessengerClosed`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SendReceipt>")]
+    pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "SendInput")] input: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            if inner.closed.get() {
+                return Err(error_to_js(&Error::Closed));
+            }
+            let input: SendInput = from_js("input", input)?;
+            let plan = plan_send(&inner.config, input, random_id()).map_err(|e| error_to_js(&e))?;
+            let receipt = match plan {
+                Plan::NotQueued(decision) => SendReceipt {
+                    id: String::new(),
+                    state: if decision.delivery == crate::policy::Delivery::Blocked { ReceiptState::Blocked } else { ReceiptState::Live },
+                    decision,
+                    duplicate: false,
+                },
+                Plan::Queue(decision, message) => {
+                    let record = inner.spool.new_record(message, JsClock.now_ms()).map_err(|e| error_to_js(&e))?;
+                    let (stored, new) = inner.spool.enqueue(record).await.map_err(|e| error_to_js(&e))?;
+                    if new {
+                        inner.emit(SpoolEvent::Queued(stored.clone()));
+                        kick(&inner);
+                    }
+                    SendReceipt { id: stored.id, state: stored.state.into(), decision, duplicate: !new }
+                }
+            };
+            to_js(&receipt)
+        })
+    }
+
+    /// Messages not yet delivered (queued, sending, failed), oldest first: `Promise<SpoolRecord[]>`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord[]>")]
+    pub fn pending(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move { to_js(&inner.spool.pending().await.map_err(|e| error_to_js(&e))?) })
+    }
+
+    /// Makes a queued or failed message due now. Throws `UnknownMessage`, `MessageInFlight`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord>")]
+    pub fn retry(&self, id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let r = inner.spool.retry(&id, JsClock.now_ms()).await.map_err(|e| error_to_js(&e))?;
+            kick(&inner);
+            to_js(&r)
+        })
+    }
+
+    /// Removes a message from the spool. Throws `UnknownMessage`, `MessageInFlight`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord>")]
+    pub fn discard(&self, id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move { to_js(&inner.spool.discard(&id, JsClock.now_ms()).await.map_err(|e| error_to_js(&e))?) })
+    }
+
+    /// Processes now: every queued message becomes due (overriding its backoff) and a round runs.
+    /// Resolves when that round is over.
+    #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
+    pub fn flush(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            if inner.closed.get() {
+                return Err(error_to_js(&Error::Closed));
+            }
+            inner.spool.make_all_due(JsClock.now_ms()).await.map_err(|e| error_to_js(&e))?;
+            while inner.running.get() {
+                inner.again.set(true);
+                gloo_timers::future::TimeoutFuture::new(10).await;
+            }
+            inner.clone().run().await;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Stops timers and listeners and closes the database. Queued messages stay in the spool.
+    pub fn close(&self) {
+        let inner = &self.inner;
+        inner.closed.set(true);
+        inner.timer.borrow_mut().take();
+        if let (Some(cb), Ok(global)) = (inner.online.borrow_mut().take(), js_sys::global().dyn_into::<EventTarget>()) {
+            let _ = global.remove_event_listener_with_callback("online", cb.as_ref().unchecked_ref());
+        }
+        inner.spool.store.close();
+    }
+
+    /// Listens for `queued`, `sending`, `delivered`, `retrying`, `failed`, `authrequired` and
+    /// `error` (a CustomEvent; `detail` is `{ record, …}`).
+    #[wasm_bindgen(js_name = addEventListener)]
+    pub fn add_event_listener(&self, kind: &str, listener: &Function) -> Result<(), JsValue> {
+        self.inner.events.add_event_listener_with_callback(kind, listener)
+    }
+
+    #[wasm_bindgen(js_name = removeEventListener)]
+    pub fn remove_event_listener(&self, kind: &str, listener: &Function) -> Result<(), JsValue> {
+        self.inner.events.remove_event_listener_with_callback(kind, listener)
+    }
+}

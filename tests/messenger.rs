@@ -1,0 +1,86 @@
+//! Messenger configuration and send planning, natively.
+#![cfg(not(target_arch = "wasm32"))]
+
+use offline_im::messenger::*;
+use offline_im::policy::{Delivery, Reason};
+use serde_json::json;
+
+fn config(v: serde_json::Value) -> Result<Resolved, offline_im::Error> {
+    serde_json::from_value::<MessengerConfig>(v).expect("shape").resolve("owner-1")
+}
+
+fn base() -> serde_json::Value {
+    json!({ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "displayName": "Tony Smith", "emailAddress": "tony@contoso.com" } })
+}
+
+#[test]
+fn defaults_follow_the_seeds_two_minute_timer() {
+    let c = config(base()).unwrap();
+    assert_eq!(c.spool.retry.retry_interval_ms, 120_000);
+    assert_eq!(c.spool.retry.lease_ms, 90_000, "lease outlives the 30 s request timeout");
+    assert_eq!((c.db_name.as_str(), c.spool.concurrency, c.request_timeout_ms), ("offline-im", 4, 30_000));
+    assert_eq!(c.spool.owner, "owner-1");
+    assert_eq!(c.spool.envelope.impersonate, None);
+}
+
+#[test]
+fn script_policy_client_and_impersonation() {
+    let mut v = base();
+    v["policy"] = json!("Set-CsImConfiguration -EnableOfflineIM $False");
+    v["client"] = json!({ "build": "16.0.6701.1000" });
+    v["impersonate"] = json!(true);
+    let c = config(v).unwrap();
+    assert_eq!(c.policy.im_configurations[0].enable_offline_im, Some(false));
+    assert!(c.sender.client.is_some());
+    assert_eq!(c.spool.envelope.impersonate.as_deref(), Some("tony@contoso.com"));
+}
+
+#[test]
+fn bad_config_is_rejected_with_the_field_named() {
+    let cases = [
+        (json!({ "ewsUrl": "javascript:alert(1)" }), "ewsUrl"),
+        (json!({ "retryIntervalMs": 0 }), "retryIntervalMs"),
+        (json!({ "concurrency": 64 }), "concurrency"),
+        (json!({ "requestTimeoutMs": 10 }), "requestTimeoutMs"),
+        (json!({ "serverVersion": "Exchange2099" }), "serverVersion"),
+        (json!({ "dbName": " " }), "dbName"),
+        (json!({ "sender": { "displayName": "x" } }), "sender.emailAddress"),
+    ];
+    for (patch, field) in cases {
+        let mut v = base();
+        for (k, val) in patch.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        let e = config(v).unwrap_err();
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+    let mut v = base();
+    v["policy"] = json!("Grant -CsClientPolicy -Identity x");
+    assert_eq!(config(v).unwrap_err().code(), "PolicyScriptError");
+}
+
+fn input(presence: &str, email: &str) -> SendInput {
+    serde_json::from_value(json!({ "text": "hi", "to": { "emailAddress": email, "presence": presence } })).unwrap()
+}
+
+#[test]
+fn plan_send_queues_offline_and_not_live_or_blocked() {
+    let c = config(base()).unwrap();
+    match plan_send(&c, input("offline", "ana@contoso.com"), "gen-1".into()).unwrap() {
+        Plan::Queue(d, m) => {
+            assert_eq!(d.delivery, Delivery::Mailbox);
+            assert_eq!((m.id.as_str(), m.item_class.as_str()), ("gen-1", "IPM.Note.Microsoft.Missed"));
+        }
+        other => panic!("{other:?}"),
+    }
+    match plan_send(&c, input("offline", "bob@fabrikam.com"), "gen-2".into()).unwrap() {
+        Plan::Queue(_, m) => assert_eq!(m.item_class, "IPM.Note"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(plan_send(&c, input("available", "ana@contoso.com"), "x".into()).unwrap(), Plan::NotQueued(d) if d.delivery == Delivery::Live));
+    let mut v = base();
+    v["policy"] = json!("Set-CsClientPolicy -EnableIMAutoArchiving $False");
+    let blocked = config(v).unwrap();
+    assert!(matches!(plan_send(&blocked, input("offline", "ana@contoso.com"), "x".into()).unwrap(), Plan::NotQueued(d) if d.reasons.contains(&Reason::AutoArchivingDisabled)));
+    assert_eq!(plan_send(&c, input("offline", "ana"), "x".into()).unwrap_err().code(), "InvalidAddress");
+}

@@ -1,0 +1,275 @@
+//! OfflineMessenger in Chrome and Firefox: IndexedDB, real timers, a scripted EWS transport.
+#![cfg(target_arch = "wasm32")]
+
+use js_sys::{Function, Promise, Reflect, JSON};
+use offline_im::wasm::messenger::OfflineMessenger;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen(inline_js = r#"
+const SUCCESS = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Items/></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
+const busy = (ms) => '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>a:ErrorServerBusy</faultcode><faultstring>busy</faultstring><detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorServerBusy</e:ResponseCode><t:MessageXml xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><t:Value Name="BackOffMilliseconds">' + ms + '</t:Value></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>';
+const noMailbox = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>no mailbox</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox</m:ResponseCode></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
+
+// mode: "ok" | "down" | "busyOnce:<ms>" | "noMailbox:<id>"
+export function fakeEws(mode) {
+  const s = { mode, delivered: {}, attempts: {}, requests: 0, firstAttemptAt: {}, deliveredAt: {}, headers: null, urls: [] };
+  s.transport = async (req) => {
+    s.requests++;
+    s.urls.push(req.url);
+    s.headers = req.headers;
+    const id = /<t:Value>([^<]*)<\/t:Value>/.exec(req.body)[1];
+    s.attempts[id] = (s.attempts[id] || 0) + 1;
+    if (!(id in s.firstAttemptAt)) s.firstAttemptAt[id] = Date.now();
+    await new Promise((r) => setTimeout(r, 2));
+    if (s.mode === "down") throw new TypeError("Failed to fetch");
+    if (s.mode.startsWith("busyOnce:") && s.attempts[id] === 1) return { status: 500, body: busy(s.mode.slice(9)) };
+    if (s.mode === "noMailbox:" + id) return { status: 200, body: noMailbox };
+    s.delivered[id] = (s.delivered[id] || 0) + 1;
+    s.deliveredAt[id] = Date.now();
+    return { status: 200, body: SUCCESS };
+  };
+  return s;
+}
+
+export function recorder() {
+  const r = { events: [] };
+  r.listener = (e) => r.events.push({ type: e.type, detail: e.detail });
+  return r;
+}
+
+export async function waitForEvent(rec, type, id, timeoutMs) {
+  const t0 = Date.now();
+  for (;;) {
+    const hit = rec.events.find((e) => e.type === type && e.detail.record.id === id);
+    if (hit) return hit.detail;
+    if (Date.now() - t0 > timeoutMs) throw new Error("no " + type + " event for " + id + " within " + timeoutMs + " ms; saw " + JSON.stringify(rec.events.map((e) => e.type + ":" + e.detail.record.id)));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = fakeEws)]
+    fn fake_ews(mode: &str) -> JsValue;
+    fn recorder() -> JsValue;
+    #[wasm_bindgen(js_name = waitForEvent)]
+    fn wait_for_event(rec: &JsValue, kind: &str, id: &str, timeout_ms: u32) -> Promise;
+    fn sleep(ms: u32) -> Promise;
+}
+
+fn get(v: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(v.clone(), |v, k| Reflect::get(&v, &JsValue::from_str(k)).unwrap())
+}
+
+fn set(v: &JsValue, key: &str, value: &JsValue) {
+    Reflect::set(v, &JsValue::from_str(key), value).unwrap();
+}
+
+fn config(db: &str, ews: &JsValue, extra: &str) -> JsValue {
+    let c = JSON::parse(&format!(
+        r#"{{ "ewsUrl": "/EWS/Exchange.asmx", "dbName": "{db}",
+             "sender": {{ "displayName": "Tony Smith", "emailAddress": "tony@contoso.com", "sipAddress": "sip:tony@contoso.com" }}
+             {extra} }}"#
+    ))
+    .unwrap();
+    set(&c, "transport", &get(ews, "transport"));
+    c
+}
+
+fn unique_db(name: &str) -> String {
+    format!("offline-im-messenger-{name}-{}", js_sys::Math::random())
+}
+
+async fn open(config: JsValue) -> OfflineMessenger {
+    OfflineMessenger::open(config).await.map_err(|e| JSON::stringify(&e).unwrap()).expect("messenger opens")
+}
+
+fn listen(im: &OfflineMessenger, rec: &JsValue) {
+    for kind in ["queued", "sending", "delivered", "retrying", "failed", "authrequired"] {
+        im.add_event_listener(kind, get(rec, "listener").unchecked_ref::<Function>()).unwrap();
+    }
+}
+
+async fn send(im: &OfflineMessenger, json: &str) -> Result<JsValue, JsValue> {
+    JsFuture::from(im.send(JSON::parse(json).unwrap())).await
+}
+
+async fn wait(rec: &JsValue, kind: &str, id: &str, ms: u32) -> JsValue {
+    JsFuture::from(wait_for_event(rec, kind, id, ms)).await.map_err(|e| get(&e, "message").as_string().unwrap_or_default()).unwrap()
+}
+
+fn offline_to(id: &str, conversation: &str, text: &str) -> String {
+    format!(r#"{{ "id": "{id}", "conversationId": "{conversation}", "text": "{text}", "to": {{ "emailAddress": "ana@contoso.com", "displayName": "Ana", "presence": "offline" }} }}"#)
+}
+
+fn code(e: &JsValue) -> String {
+    get(e, "code").as_string().unwrap_or_else(|| format!("no code: {:?}", e))
+}
+
+#[wasm_bindgen_test]
+async fn queued_message_is_delivered_with_events() {
+    let ews = fake_ews("ok");
+    let im = open(config(&unique_db("deliver"), &ews, "")).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    let receipt = send(&im, &offline_to("m1", "c1", "hello")).await.unwrap();
+    assert_eq!(get(&receipt, "state").as_string().as_deref(), Some("queued"));
+    assert_eq!(get(&receipt, "decision.itemClass").as_string().as_deref(), Some("IPM.Note.Microsoft.Missed"));
+    let delivered = wait(&rec, "delivered", "m1", 3000).await;
+    assert_eq!(get(&delivered, "record.state").as_string().as_deref(), Some("delivered"));
+    assert_eq!(get(&ews, "delivered.m1").as_f64(), Some(1.0));
+    assert_eq!(get(&ews, "headers.SOAPAction").as_string().as_deref(), Some("http://schemas.microsoft.com/exchange/services/2006/messages/CreateItem"));
+    let pending: js_sys::Array = JsFuture::from(im.pending()).await.unwrap().unchecked_into();
+    assert_eq!(pending.length(), 0);
+    // The same id again: recognised, not sent twice.
+    let again = send(&im, &offline_to("m1", "c1", "hello")).await.unwrap();
+    assert_eq!((get(&again, "duplicate").as_bool(), get(&again, "state").as_string().as_deref()), (Some(true), Some("delivered")));
+    JsFuture::from(sleep(50)).await.unwrap();
+    assert_eq!(get(&ews, "requests").as_f64(), Some(1.0));
+    im.close();
+}
+
+#[wasm_bindgen_test]
+async fn message_survives_closing_and_reopening() {
+    let db = unique_db("reopen");
+    let down = fake_ews("down");
+    let im = open(config(&db, &down, "")).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    send(&im, &offline_to("kept", "c1", "still here")).await.unwrap();
+    let retrying = wait(&rec, "retrying", "kept", 3000).await;
+    assert_eq!(get(&retrying, "code").as_string().as_deref(), Some("NetworkError"));
+    im.close();
+
+    let up = fake_ews("ok");
+    let im = open(config(&db, &up, "")).await;
+    let pending: js_sys::Array = JsFuture::from(im.pending()).await.unwrap().unchecked_into();
+    assert_eq!(pending.length(), 1, "the message is still in the spool after reopening");
+    assert_eq!(get(&pending.get(0), "text").as_string().as_deref(), Some("still here"));
+    JsFuture::from(im.flush()).await.unwrap();
+    assert_eq!(get(&up, "delivered.kept").as_f64(), Some(1.0));
+    im.close();
+}
+
+#[wasm_bindgen_test]
+async fn server_busy_back_off_delays_the_retry() {
+    let ews = fake_ews("busyOnce:1500");
+    let im = open(config(&unique_db("busy"), &ews, r#", "retryIntervalMs": 100"#)).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    send(&im, &offline_to("b1", "c1", "busy")).await.unwrap();
+    let retrying = wait(&rec, "retrying", "b1", 3000).await;
+    let first = get(&ews, "firstAttemptAt.b1").as_f64().unwrap();
+    let next = get(&retrying, "nextAttemptAt").as_f64().unwrap();
+    assert!(next - first >= 1500.0, "next attempt {next} is BackOffMilliseconds after {first}, not the 100 ms interval");
+    wait(&rec, "delivered", "b1", 5000).await;
+    let delivered_at = get(&ews, "deliveredAt.b1").as_f64().unwrap();
+    assert!(delivered_at - first >= 1500.0, "retried after {} ms", delivered_at - first);
+    assert_eq!(get(&ews, "attempts.b1").as_f64(), Some(2.0));
+    im.close();
+}
+
+#[wasm_bindgen_test]
+async fn permanent_error_fails_and_the_next_message_still_goes() {
+    let ews = fake_ews("noMailbox:p1");
+    let im = open(config(&unique_db("permanent"), &ews, "")).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    send(&im, &offline_to("p1", "c1", "first")).await.unwrap();
+    send(&im, &offline_to("p2", "c1", "second")).await.unwrap();
+    let failed = wait(&rec, "failed", "p1", 3000).await;
+    assert_eq!(get(&failed, "code").as_string().as_deref(), Some("ErrorNonExistentMailbox"));
+    assert_eq!(get(&failed, "permanent").as_bool(), Some(true));
+    wait(&rec, "delivered", "p2", 3000).await;
+    let pending: js_sys::Array = JsFuture::from(im.pending()).await.unwrap().unchecked_into();
+    assert_eq!((pending.length(), get(&pending.get(0), "state").as_string()), (1, Some("failed".into())), "failed is kept");
+    JsFuture::from(im.discard("p1".into())).await.unwrap();
+    let e = JsFuture::from(im.retry("p1".into())).await.unwrap_err();
+    assert_eq!(code(&e), "UnknownMessage");
+    im.close();
+}
+
+#[wasm_bindgen_test]
+async fn two_messengers_on_one_database_deliver_each_message_once() {
+    let db = unique_db("tabs");
+    let ews = fake_ews("ok");
+    let a = open(config(&db, &ews, "")).await;
+    let b = open(config(&db, &ews, "")).await;
+    for i in 0..10 {
+        let im = if i % 2 == 0 { &a } else { &b };
+        send(im, &offline_to(&format!("t{i}"), &format!("c{}", i % 3), "x")).await.unwrap();
+    }
+    JsFuture::from(Promise::all(&js_sys::Array::of2(&a.flush(), &b.flush()))).await.unwrap();
+    for _ in 0..100 {
+        let pa: js_sys::Array = JsFuture::from(a.pending()).await.unwrap().unchecked_into();
+        if pa.length() == 0 {
+            break;
+        }
+        JsFuture::from(sleep(20)).await.unwrap();
+    }
+    for i in 0..10 {
+        assert_eq!(get(&ews, &format!("delivered.t{i}")).as_f64(), Some(1.0), "t{i} delivered exactly once");
+    }
+    assert_eq!(get(&ews, "requests").as_f64(), Some(10.0));
+    a.close();
+    b.close();
+}
+
+#[wasm_bindgen_test]
+async fn policy_blocked_and_live_are_not_queued() {
+    let ews = fake_ews("ok");
+    let im = open(config(&unique_db("policy"), &ews, r#", "policy": "Set-CsClientPolicy -Identity Global -EnableIMAutoArchiving $False""#)).await;
+    let blocked = send(&im, &offline_to("x1", "c", "hi")).await.unwrap();
+    assert_eq!(get(&blocked, "state").as_string().as_deref(), Some("blocked"));
+    assert_eq!(JSON::stringify(&get(&blocked, "decision.reasons")).unwrap(), r#"["RecipientOffline","AutoArchivingDisabled","ClientNotReported"]"#);
+    let live = send(&im, r#"{ "text": "hi", "to": { "emailAddress": "ana@contoso.com", "presence": "doNotDisturb" } }"#).await.unwrap();
+    assert_eq!(get(&live, "state").as_string().as_deref(), Some("live"));
+    assert_eq!(get(&live, "decision.recipientRecordsMissed").as_bool(), Some(true));
+    let pending: js_sys::Array = JsFuture::from(im.pending()).await.unwrap().unchecked_into();
+    assert_eq!(pending.length(), 0);
+    im.close();
+}
+
+#[wasm_bindgen_test]
+async fn bad_config_and_bad_input_get_clear_errors() {
+    let ews = fake_ews("ok");
+    let cases = [
+        (r#"{ "sender": { "emailAddress": "tony@contoso.com" } }"#, "InvalidInput", "ewsUrl"),
+        (r#"{ "ewsUrl": "ftp://x", "sender": { "emailAddress": "tony@contoso.com" } }"#, "InvalidConfig", "ewsUrl"),
+        (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": {} }"#, "InvalidConfig", "sender.emailAddress"),
+        (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony" } }"#, "InvalidAddress", "sender.emailAddress"),
+        (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony@contoso.com" }, "retryIntervalMs": 0 }"#, "InvalidConfig", "retryIntervalMs"),
+        (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony@contoso.com" }, "policy": "Grant -CsClientPolicy" }"#, "PolicyScriptError", "line 1"),
+        (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony@contoso.com" }, "retryIntervalMS": 5 }"#, "InvalidInput", "retryIntervalMS"),
+    ];
+    for (json, want, needle) in cases {
+        let e = OfflineMessenger::open(JSON::parse(json).unwrap()).await.err().unwrap_or_else(|| panic!("accepted: {json}"));
+        assert_eq!(code(&e), want, "{json}");
+        let message = get(&e, "message").as_string().unwrap();
+        assert!(message.contains(needle), "{json}: {message}");
+    }
+    let c = config(&unique_db("bad"), &ews, "");
+    set(&c, "getAccessToken", &JsValue::from_str("not a function"));
+    assert_eq!(code(&OfflineMessenger::open(c).await.err().unwrap()), "InvalidConfig");
+    assert_eq!(code(&OfflineMessenger::open(JsValue::from_str("x")).await.err().unwrap()), "InvalidInput");
+
+    let im = open(config(&unique_db("badinput"), &ews, r#", "maxMessageBytes": 10"#)).await;
+    for (json, want) in [
+        (r#"{ "text": "hi" }"#, "InvalidInput"),
+        (r#"{ "text": "hi", "to": { "emailAddress": "nobody" } }"#, "InvalidAddress"),
+        (r#"{ "text": "far too long for ten bytes", "to": { "emailAddress": "ana@contoso.com", "presence": "offline" } }"#, "MessageTooLarge"),
+        (r#"{ "text": "", "to": { "emailAddress": "ana@contoso.com", "presence": "offline" } }"#, "InvalidInput"),
+    ] {
+        assert_eq!(code(&send(&im, json).await.unwrap_err()), want, "{json}");
+    }
+    let pending: js_sys::Array = JsFuture::from(im.pending()).await.unwrap().unchecked_into();
+    assert_eq!(pending.length(), 0, "nothing half-accepted");
+    im.close();
+    assert_eq!(code(&send(&im, &offline_to("z", "c", "hi")).await.unwrap_err()), "MessengerClosed");
+}
