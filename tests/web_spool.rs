@@ -58,3 +58,16 @@ async fn idb_records_survive_reopening() {
     let again = IdbStore::open(&name).await.unwrap();
     assert_eq!(again.get("kept").await.unwrap().unwrap().text, "text of kept");
 }
+
+#[wasm_bindgen_test]
+fn dom_exceptions_become_typed_errors() {
+    use offline_im::wasm::idb::storage_error;
+    use wasm_bindgen::JsValue;
+    let quota = web_sys::DomException::new_with_message_and_name("The quota has been exceeded.", "QuotaExceededError").unwrap();
+    let e = storage_error(&JsValue::from(quota));
+    assert_eq!((e.code(), e.to_string().as_str()), ("QuotaExceeded", "storage quota exceeded: The quota has been exceeded."));
+    let other = web_sys::DomException::new_with_message_and_name("gone", "InvalidStateError").unwrap();
+    let e = storage_error(&JsValue::from(other));
+    assert_eq!(e.code(), "StorageError");
+    assert!(e.to_string().contains("InvalidStateError"));
+}
