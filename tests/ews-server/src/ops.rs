@@ -1,0 +1,448 @@
+//! The EWS operations over the in-memory mailboxes. Replies are shaped like Exchange's
+//! (ResponseMessages / *ResponseMessage ResponseClass / ResponseCode) and written with quick-xml.
+
+use crate::dom::{El, M, SOAP, T};
+use crate::state::{org_of, Addr, Ext, Item, State, User, FOLDERS};
+use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::Writer;
+use std::io;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub type W = Writer<Vec<u8>>;
+type R = io::Result<()>;
+
+/// The Skype missed-conversation class and the seed's alias of it.
+const MISSED: &str = "IPM.Note.Microsoft.Missed";
+const SEED_MISSED: &str = "IM.Note.MissedConversation";
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn iso(ms: u64) -> String {
+    // Civil-from-days (Howard Hinnant), enough for xs:dateTime in UTC.
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn text(w: &mut W, name: &str, value: &str) -> R {
+    w.create_element(name).write_text_content(BytesText::new(value))?;
+    Ok(())
+}
+
+/// A whole SOAP reply around `body`.
+pub fn envelope(body: impl FnOnce(&mut W) -> R) -> String {
+    let mut w = Writer::new(Vec::new());
+    let r: R = (|| {
+        w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
+        w.create_element("s:Envelope").with_attribute(("xmlns:s", SOAP)).write_inner_content(|w| {
+            w.create_element("s:Header").write_inner_content(|w| {
+                w.create_element("h:ServerVersionInfo")
+                    .with_attributes([("xmlns:h", T), ("MajorVersion", "15"), ("MinorVersion", "2"), ("MajorBuildNumber", "1544"), ("MinorBuildNumber", "4"), ("Version", "V2017_07_11")])
+                    .write_empty()?;
+                Ok(())
+            })?;
+            w.create_element("s:Body").write_inner_content(body)?;
+            Ok(())
+        })?;
+        Ok(())
+    })();
+    r.map(|_| String::from_utf8_lossy(&w.into_inner()).into_owned()).unwrap_or_default()
+}
+
+/// A SOAP fault as Exchange sends it (HTTP 500), optionally with BackOffMilliseconds.
+pub fn fault(code: &str, message: &str, back_off_ms: Option<u64>) -> String {
+    envelope(|w| {
+        w.create_element("s:Fault").write_inner_content(|w| {
+            w.create_element("faultcode").with_attribute(("xmlns:a", T)).write_text_content(BytesText::new(&["a:", code].concat()))?;
+            w.create_element("faultstring").with_attribute(("xml:lang", "en-US")).write_text_content(BytesText::new(message))?;
+            w.create_element("detail").write_inner_content(|w| {
+                let e = "http://schemas.microsoft.com/exchange/services/2006/errors";
+                w.create_element("e:ResponseCode").with_attribute(("xmlns:e", e)).write_text_content(BytesText::new(code))?;
+                w.create_element("e:Message").with_attribute(("xmlns:e", e)).write_text_content(BytesText::new(message))?;
+                if let Some(ms) = back_off_ms {
+                    w.create_element("t:MessageXml").with_attribute(("xmlns:t", T)).write_inner_content(|w| {
+                        w.create_element("t:Value").with_attribute(("Name", "BackOffMilliseconds")).write_text_content(BytesText::new(&ms.to_string()))?;
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+        Ok(())
+    })
+}
+
+/// One response message of an operation.
+enum Msg {
+    Ok(Box<dyn FnOnce(&mut W) -> R>),
+    Err(&'static str, String),
+}
+
+fn respond(op: &str, messages: Vec<Msg>) -> String {
+    let response = format!("m:{op}Response");
+    let message = format!("m:{op}ResponseMessage");
+    envelope(|w| {
+        w.create_element(response.as_str()).with_attributes([("xmlns:m", M), ("xmlns:t", T)]).write_inner_content(|w| {
+            w.create_element("m:ResponseMessages").write_inner_content(|w| {
+                for m in messages {
+                    match m {
+                        Msg::Ok(content) => {
+                            w.create_element(message.as_str()).with_attribute(("ResponseClass", "Success")).write_inner_content(|w| {
+                                text(w, "m:ResponseCode", "NoError")?;
+                                content(w)
+                            })?;
+                        }
+                        Msg::Err(code, text_) => {
+                            w.create_element(message.as_str()).with_attribute(("ResponseClass", "Error")).write_inner_content(|w| {
+                                text(w, "m:MessageText", &text_)?;
+                                text(w, "m:ResponseCode", code)?;
+                                text(w, "m:DescriptiveLinkKey", "0")?;
+                                // Item operations answer an error with an empty Items, as the schema requires.
+                                if ["CreateItem", "GetItem", "UpdateItem"].contains(&op) {
+                                    w.create_element("m:Items").write_empty()?;
+                                }
+                                Ok(())
+                            })?;
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+        Ok(())
+    })
+}
+
+fn item_id(w: &mut W, item: &Item) -> R {
+    w.create_element("t:ItemId").with_attributes([("Id", item.id.as_str()), ("ChangeKey", &format!("CQAAAB{}", item.change_key))]).write_empty()?;
+    Ok(())
+}
+
+fn mailbox(w: &mut W, a: &Addr) -> R {
+    w.create_element("t:Mailbox").write_inner_content(|w| {
+        text(w, "t:Name", &a.name)?;
+        text(w, "t:EmailAddress", &a.email)?;
+        text(w, "t:RoutingType", "SMTP")
+    })?;
+    Ok(())
+}
+
+fn write_item(w: &mut W, item: &Item, full: bool, wanted_ext: &[El]) -> R {
+    w.create_element("t:Message").write_inner_content(|w| {
+        item_id(w, item)?;
+        text(w, "t:ItemClass", &item.item_class)?;
+        text(w, "t:Subject", &item.subject)?;
+        if full {
+            w.create_element("t:Body").with_attribute(("BodyType", item.body_type.as_str())).write_text_content(BytesText::new(&item.body))?;
+        }
+        text(w, "t:DateTimeReceived", &iso(item.received_ms))?;
+        text(w, "t:IsDraft", if item.is_draft { "true" } else { "false" })?;
+        for e in item.extended.iter().filter(|e| full || wanted_ext.iter().any(|u| ext_matches(u, e))) {
+            w.create_element("t:ExtendedProperty").write_inner_content(|w| {
+                let mut uri = w.create_element("t:ExtendedFieldURI");
+                if let Some(s) = &e.property_set_id {
+                    uri = uri.with_attribute(("PropertySetId", s.as_str()));
+                }
+                if let Some(n) = &e.property_name {
+                    uri = uri.with_attribute(("PropertyName", n.as_str()));
+                }
+                if let Some(t) = &e.property_tag {
+                    uri = uri.with_attribute(("PropertyTag", t.as_str()));
+                }
+                uri.with_attribute(("PropertyType", e.property_type.as_str())).write_empty()?;
+                text(w, "t:Value", &e.value)
+            })?;
+        }
+        if full && !item.to.is_empty() {
+            w.create_element("t:ToRecipients").write_inner_content(|w| item.to.iter().try_for_each(|a| mailbox(w, a)))?;
+        }
+        if let Some(f) = &item.from {
+            w.create_element("t:From").write_inner_content(|w| mailbox(w, f))?;
+        }
+        text(w, "t:IsRead", if item.is_read { "true" } else { "false" })
+    })?;
+    Ok(())
+}
+
+fn ext_matches(uri: &El, e: &Ext) -> bool {
+    let same = |a: Option<&str>, b: &Option<String>| a.map(str::to_ascii_lowercase) == b.as_deref().map(str::to_ascii_lowercase);
+    same(uri.attr("PropertySetId"), &e.property_set_id) && same(uri.attr("PropertyName"), &e.property_name) && same(uri.attr("PropertyTag"), &e.property_tag)
+}
+
+fn addr(el: &El) -> Option<Addr> {
+    let m = el.child(T, "Mailbox")?;
+    Some(Addr { name: m.text_of(T, "Name").unwrap_or_default().to_string(), email: m.text_of(T, "EmailAddress")?.trim().to_string() })
+}
+
+fn folder_id(parent: Option<&El>) -> Option<String> {
+    let id = parent?.child(T, "DistinguishedFolderId")?.attr("Id")?.to_ascii_lowercase();
+    FOLDERS.contains(&id.as_str()).then_some(id)
+}
+
+/// The operation in the body, run for `user`. Returns (HTTP status, reply body).
+pub fn dispatch(state: &mut State, user: &User, body: &El) -> (u16, String) {
+    let Some(op) = body.children.first().filter(|c| c.ns == M) else {
+        return (500, fault("ErrorSchemaValidation", "The request failed schema validation: the SOAP body holds no EWS operation.", None));
+    };
+    match op.name.as_str() {
+        "CreateItem" => create_item(state, user, op),
+        "FindItem" => (200, find_item(state, user, op)),
+        "GetItem" => (200, get_item(state, user, op)),
+        "UpdateItem" => (200, update_item(state, user, op)),
+        "DeleteItem" => (200, delete_item(state, user, op)),
+        other => (500, fault("ErrorInvalidRequest", &format!("The operation {other} is not supported by this test server."), None)),
+    }
+}
+
+fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
+    let disposition = op.attr("MessageDisposition").unwrap_or("");
+    if !["SaveOnly", "SendOnly", "SendAndSaveCopy"].contains(&disposition) {
+        return (500, fault("ErrorSchemaValidation", "The request failed schema validation: MessageDisposition is required for messages.", None));
+    }
+    let Some(items) = op.child(M, "Items") else {
+        return (500, fault("ErrorSchemaValidation", "The request failed schema validation: Items is missing.", None));
+    };
+    let mut messages = Vec::new();
+    for m in items.children(T, "Message") {
+        let mut extended = Vec::new();
+        for e in m.children(T, "ExtendedProperty") {
+            let Some(uri) = e.child(T, "ExtendedFieldURI") else { continue };
+            extended.push(Ext {
+                property_set_id: uri.attr("PropertySetId").map(str::to_string),
+                property_name: uri.attr("PropertyName").map(str::to_string),
+                property_tag: uri.attr("PropertyTag").map(str::to_string),
+                property_type: uri.attr("PropertyType").unwrap_or("String").to_string(),
+                value: e.text_of(T, "Value").unwrap_or_default().to_string(),
+            });
+        }
+        let flags = extended.iter().find(|e| e.property_tag.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("0x0E07"))).and_then(|e| e.value.parse::<i64>().ok());
+        let to: Vec<Addr> = m.child(T, "ToRecipients").map(|r| r.children(T, "Mailbox").filter_map(|mb| Some(Addr { name: mb.text_of(T, "Name").unwrap_or_default().to_string(), email: mb.text_of(T, "EmailAddress")?.trim().to_string() })).collect()).unwrap_or_default();
+        let body = m.child(T, "Body");
+        let template = Item {
+            id: String::new(),
+            change_key: 1,
+            mailbox: String::new(),
+            folder: String::new(),
+            item_class: m.text_of(T, "ItemClass").unwrap_or("IPM.Note").trim().to_string(),
+            subject: m.text_of(T, "Subject").unwrap_or_default().to_string(),
+            body: body.map(|b| b.text.clone()).unwrap_or_default(),
+            body_type: body.and_then(|b| b.attr("BodyType")).unwrap_or("Text").to_string(),
+            from: Some(Addr { name: user.name.clone(), email: user.email.clone() }),
+            to: to.clone(),
+            is_read: m.text_of(T, "IsRead").is_some_and(|v| v == "true"),
+            is_draft: false,
+            extended,
+            received_ms: now_ms(),
+        };
+        if disposition == "SaveOnly" {
+            let folder = folder_id(op.child(M, "SavedItemFolderId")).unwrap_or_else(|| "drafts".into());
+            let mut item = template;
+            item.id = state.new_id();
+            item.mailbox = user.email.clone();
+            item.folder = folder;
+            if let Some(f) = m.child(T, "From").and_then(addr) {
+                item.from = Some(f);
+            }
+            // MSGFLAG_UNSENT (8) marks a draft; without PR_MESSAGE_FLAGS a saved message is a draft.
+            item.is_draft = flags.is_none_or(|f| f & 8 != 0);
+            item.is_read = flags.map_or(item.is_read, |f| f & 1 != 0);
+            let saved = item.clone();
+            state.items.push(item);
+            messages.push(Msg::Ok(Box::new(move |w: &mut W| {
+                w.create_element("m:Items").write_inner_content(|w| {
+                    w.create_element("t:Message").write_inner_content(|w| item_id(w, &saved))?;
+                    Ok(())
+                })?;
+                Ok(())
+            })));
+            continue;
+        }
+        if to.is_empty() {
+            messages.push(Msg::Err("ErrorInvalidRecipients", "At least one recipient isn't valid.".into()));
+            continue;
+        }
+        if let Some(unknown) = to.iter().find(|a| state.user(&a.email).is_none()) {
+            messages.push(Msg::Err("ErrorInvalidRecipients", format!("The recipient {} has no mailbox on this server.", unknown.email)));
+            continue;
+        }
+        for a in &to {
+            let mut item = template.clone();
+            item.id = state.new_id();
+            item.mailbox = state.user(&a.email).map(|u| u.email.clone()).unwrap_or_default();
+            item.folder = "inbox".into();
+            // Across organisations the missed-conversation class is dropped: plain mail (seed [E]).
+            let class_is_missed = item.item_class.eq_ignore_ascii_case(MISSED) || item.item_class.eq_ignore_ascii_case(SEED_MISSED);
+            if org_of(&a.email) != org_of(&user.email) && class_is_missed {
+                item.item_class = "IPM.Note".into();
+            }
+            state.items.push(item);
+        }
+        if disposition == "SendAndSaveCopy" {
+            let mut copy = template;
+            copy.id = state.new_id();
+            copy.mailbox = user.email.clone();
+            copy.folder = folder_id(op.child(M, "SavedItemFolderId")).unwrap_or_else(|| "sentitems".into());
+            copy.is_read = true;
+            state.items.push(copy);
+        }
+        messages.push(Msg::Ok(Box::new(|w: &mut W| {
+            w.create_element("m:Items").write_empty()?;
+            Ok(())
+        })));
+    }
+    (200, respond("CreateItem", messages))
+}
+
+fn field_value(item: &Item, uri: &str) -> Option<String> {
+    match uri {
+        "item:ItemClass" => Some(item.item_class.clone()),
+        "message:IsRead" => Some(item.is_read.to_string()),
+        "item:Subject" => Some(item.subject.clone()),
+        _ => None,
+    }
+}
+
+/// Evaluates a restriction: IsEqualTo / IsNotEqualTo (FieldURI vs Constant), And, Or, Not.
+/// ItemClass compares case-insensitively, as Exchange does.
+fn matches(item: &Item, r: &El) -> Result<bool, String> {
+    match r.name.as_str() {
+        "And" => r.children.iter().try_fold(true, |acc, c| Ok(acc && matches(item, c)?)),
+        "Or" => r.children.iter().try_fold(false, |acc, c| Ok(acc || matches(item, c)?)),
+        "Not" => r.children.first().map(|c| matches(item, c).map(|b| !b)).unwrap_or(Ok(true)),
+        "IsEqualTo" | "IsNotEqualTo" => {
+            let uri = r.child(T, "FieldURI").and_then(|f| f.attr("FieldURI")).ok_or("restriction without FieldURI")?;
+            let constant = r.path(&[(T, "FieldURIOrConstant"), (T, "Constant")]).and_then(|c| c.attr("Value")).ok_or("restriction without Constant")?;
+            let value = field_value(item, uri).ok_or_else(|| format!("unsupported FieldURI {uri}"))?;
+            let eq = value.eq_ignore_ascii_case(constant);
+            Ok(if r.name == "IsEqualTo" { eq } else { !eq })
+        }
+        other => Err(format!("unsupported restriction {other}")),
+    }
+}
+
+fn find_item(state: &State, user: &User, op: &El) -> String {
+    let folders: Vec<&El> = op.child(M, "ParentFolderIds").map(|p| p.children(T, "DistinguishedFolderId").collect()).unwrap_or_default();
+    let restriction = op.child(M, "Restriction").and_then(|r| r.children.first());
+    let view = op.child(M, "IndexedPageItemView");
+    let max = view.and_then(|v| v.attr("MaxEntriesReturned")).and_then(|v| v.parse::<usize>().ok()).unwrap_or(usize::MAX);
+    let offset = view.and_then(|v| v.attr("Offset")).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    let mut wanted = Vec::new();
+    if let Some(props) = op.path(&[(M, "ItemShape"), (T, "AdditionalProperties")]) {
+        wanted = props.children(T, "ExtendedFieldURI").cloned().collect();
+    }
+    let mut messages = Vec::new();
+    for f in folders {
+        let id = f.attr("Id").unwrap_or("").to_ascii_lowercase();
+        if !FOLDERS.contains(&id.as_str()) {
+            messages.push(Msg::Err("ErrorFolderNotFound", format!("The folder {id} does not exist.")));
+            continue;
+        }
+        let mut hits = Vec::new();
+        let mut error = None;
+        for item in state.items.iter().filter(|i| i.mailbox == user.email && i.folder == id) {
+            match restriction.map(|r| matches(item, r)).unwrap_or(Ok(true)) {
+                Ok(true) => hits.push(item.clone()),
+                Ok(false) => {}
+                Err(e) => error = Some(e),
+            }
+        }
+        if let Some(e) = error {
+            messages.push(Msg::Err("ErrorInvalidRestriction", e));
+            continue;
+        }
+        hits.sort_by(|a, b| b.received_ms.cmp(&a.received_ms).then(b.id.cmp(&a.id)));
+        let total = hits.len();
+        let page: Vec<Item> = hits.into_iter().skip(offset).take(max).collect();
+        let next = offset + page.len();
+        let wanted = wanted.clone();
+        messages.push(Msg::Ok(Box::new(move |w: &mut W| {
+            w.create_element("m:RootFolder")
+                .with_attributes([("IndexedPagingOffset", next.to_string().as_str()), ("TotalItemsInView", total.to_string().as_str()), ("IncludesLastItemInRange", if next >= total { "true" } else { "false" })])
+                .write_inner_content(|w| {
+                    w.create_element("t:Items").write_inner_content(|w| page.iter().try_for_each(|i| write_item(w, i, false, &wanted)))?;
+                    Ok(())
+                })?;
+            Ok(())
+        })));
+    }
+    respond("FindItem", messages)
+}
+
+fn ids(op: &El) -> Vec<String> {
+    op.child(M, "ItemIds").map(|p| p.children(T, "ItemId").filter_map(|i| i.attr("Id")).map(str::to_string).collect()).unwrap_or_default()
+}
+
+fn get_item(state: &State, user: &User, op: &El) -> String {
+    let messages = ids(op)
+        .into_iter()
+        .map(|id| match state.items.iter().find(|i| i.id == id && i.mailbox == user.email) {
+            Some(item) => {
+                let item = item.clone();
+                Msg::Ok(Box::new(move |w: &mut W| {
+                    w.create_element("m:Items").write_inner_content(|w| write_item(w, &item, true, &[]))?;
+                    Ok(())
+                }))
+            }
+            None => Msg::Err("ErrorItemNotFound", "The specified object was not found in the store.".into()),
+        })
+        .collect();
+    respond("GetItem", messages)
+}
+
+fn update_item(state: &mut State, user: &User, op: &El) -> String {
+    let mut messages = Vec::new();
+    for change in op.child(M, "ItemChanges").map(|c| c.children(T, "ItemChange").collect::<Vec<_>>()).unwrap_or_default() {
+        let id = change.child(T, "ItemId").and_then(|i| i.attr("Id")).unwrap_or_default().to_string();
+        let Some(item) = state.items.iter_mut().find(|i| i.id == id && i.mailbox == user.email) else {
+            messages.push(Msg::Err("ErrorItemNotFound", "The specified object was not found in the store.".into()));
+            continue;
+        };
+        for set in change.child(T, "Updates").map(|u| u.children(T, "SetItemField").collect::<Vec<_>>()).unwrap_or_default() {
+            if set.child(T, "FieldURI").and_then(|f| f.attr("FieldURI")) == Some("message:IsRead") {
+                item.is_read = set.path(&[(T, "Message"), (T, "IsRead")]).is_some_and(|v| v.text.trim() == "true");
+                item.change_key += 1;
+            }
+        }
+        let updated = item.clone();
+        messages.push(Msg::Ok(Box::new(move |w: &mut W| {
+            w.create_element("m:Items").write_inner_content(|w| {
+                w.create_element("t:Message").write_inner_content(|w| item_id(w, &updated))?;
+                Ok(())
+            })?;
+            Ok(())
+        })));
+    }
+    respond("UpdateItem", messages)
+}
+
+fn delete_item(state: &mut State, user: &User, op: &El) -> String {
+    let hard = op.attr("DeleteType") == Some("HardDelete");
+    let mut messages = Vec::new();
+    for id in ids(op) {
+        match state.items.iter().position(|i| i.id == id && i.mailbox == user.email) {
+            Some(pos) if hard => {
+                state.items.remove(pos);
+                messages.push(Msg::Ok(Box::new(|_: &mut W| Ok(()))));
+            }
+            Some(pos) => {
+                state.items[pos].folder = "deleteditems".into();
+                messages.push(Msg::Ok(Box::new(|_: &mut W| Ok(()))));
+            }
+            None => messages.push(Msg::Err("ErrorItemNotFound", "The specified object was not found in the store.".into())),
+        }
+    }
+    respond("DeleteItem", messages)
+}
