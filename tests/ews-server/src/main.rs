@@ -110,7 +110,8 @@ async fn users(Ax(app): Ax<App>) -> Json<serde_json::Value> {
 async fn reset(Ax(app): Ax<App>) -> StatusCode {
     app.with(|s, f| {
         s.clear();
-        f.active.clear();
+        s.requests = 0;
+        *f = Faults::default();
     });
     StatusCode::NO_CONTENT
 }
