@@ -63,6 +63,15 @@ pub enum Error {
     #[error("message {0:?} is being sent right now")]
     MessageInFlight(String),
 
+    /// EWS answered 401/403 to a recipient-side request.
+    #[error("EWS asked for credentials (HTTP {0})")]
+    AuthRequired(u16),
+
+    /// An EWS request of the recipient side failed (`code` is the EWS ResponseCode, `Http<status>`,
+    /// `NetworkError` or `InvalidResponse`).
+    #[error("EWS request failed: {code}: {message}")]
+    Ews { code: String, message: String },
+
     /// The messenger was closed.
     #[error("the messenger is closed")]
     Closed,
@@ -97,6 +106,8 @@ impl Error {
             Error::UnknownMessage(_) => "UnknownMessage",
             Error::MessageInFlight(_) => "MessageInFlight",
             Error::Closed => "MessengerClosed",
+            Error::AuthRequired(_) => "AuthRequired",
+            Error::Ews { .. } => "EwsError",
         }
     }
 }

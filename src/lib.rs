@@ -9,7 +9,9 @@ pub mod error;
 pub mod ews;
 pub mod item_class;
 pub mod messenger;
+pub mod missed;
 pub mod policy;
+pub mod recipient;
 pub mod spool;
 
 #[cfg(target_arch = "wasm32")]

@@ -260,3 +260,46 @@ impl From<crate::spool::State> for ReceiptState {
         }
     }
 }
+
+/// Options of `im.checkMissed`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckMissedOptions {
+    /// Leave out items received before this time (ms since the epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<u64>,
+}
+
+/// Input of `im.recordMissed`: an IM that arrived while the user was Do Not Disturb or Presenting.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordMissedInput {
+    /// The original sender.
+    pub from: MailboxAddress,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation_id: Option<String>,
+    /// When the IM arrived (ms); default now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<u64>,
+    /// The IM's message id, if it has one (de-duplicates against an offline copy); default generated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl RecordMissedInput {
+    /// The missed message to record, with defaults filled (`id`: `generated_id`; conversation:
+    /// the sender's address; `received_at`: `now`).
+    pub fn into_message(self, generated_id: String, now: u64) -> crate::ews::recipient::MissedMessage {
+        let id = self.id.filter(|i| !i.is_empty()).unwrap_or(generated_id);
+        crate::ews::recipient::MissedMessage {
+            conversation_id: self.conversation_id.filter(|c| !c.is_empty()).unwrap_or_else(|| self.from.email_address.trim().to_ascii_lowercase()),
+            id,
+            from: self.from,
+            text: self.text,
+            received_at: self.received_at.unwrap_or(now),
+        }
+    }
+}

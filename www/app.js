@@ -130,6 +130,13 @@ async function send(ev) {
       const li = document.createElement("li");
       li.textContent = `Tony: ${text}`;
       $("live").append(li);
+      if (receipt.decision.recipientRecordsMissed) {
+        // Do Not Disturb / Presenting: the recipient's own client records the missed message.
+        const itemId = await (await recipientMessenger(to)).recordMissed({
+          from: { emailAddress: "tony@contoso.com", displayName: "Tony Smith" }, text, conversationId: `tony|${to}`,
+        });
+        log(`recipient's client recorded a missed message (${itemId})`);
+      }
     }
     $("text").value = "";
     refreshSpool();
@@ -138,26 +145,51 @@ async function send(ev) {
   }
 }
 
-async function signIn() {
-  // Lists what arrived in the recipient's mailbox (server's JSON view). The recipient side of the
-  // library (checkMissed through FindItem/GetItem) replaces this view.
-  const to = $("to").value;
-  const res = await fetch(`/_control/mailboxes/${encodeURIComponent(to)}`);
-  const box = await res.json();
-  const items = box.items.filter((i) => i.folder === "inbox" || i.folder === "conversationhistory");
-  const list = $("missed");
-  list.replaceChildren();
-  for (const i of items) {
-    const li = document.createElement("li");
-    const body = new DOMParser().parseFromString(i.body, "text/html").body.innerText;
-    li.innerHTML = `<div class="meta"></div><div class="text"></div>`;
-    li.querySelector(".meta").textContent = `${i.from?.name ?? "?"} · ${i.itemClass}${i.isRead ? "" : " · unread"}`;
-    li.querySelector(".text").textContent = body;
-    list.append(li);
+// The recipient's own client: a messenger signed in as the recipient (their token, their spool).
+const recipients = new Map();
+async function recipientMessenger(email) {
+  if (!recipients.has(email)) {
+    const u = USERS[email];
+    recipients.set(email, await OfflineMessenger.open({
+      ewsUrl: "/EWS/Exchange.asmx",
+      sender: { displayName: u.name, emailAddress: email, sipAddress: u.sip },
+      dbName: `offline-im-demo-${email}`,
+      getAccessToken: async () => u.token,
+    }));
   }
-  const missed = items.filter((i) => i.itemClass === "IPM.Note.Microsoft.Missed" && !i.isRead).length;
-  $("badge").hidden = false;
-  $("badge").textContent = `${missed} missed`;
+  return recipients.get(email);
+}
+
+let shownItemIds = [];
+async function signIn() {
+  const to = $("to").value;
+  const list = $("missed");
+  try {
+    const report = await (await recipientMessenger(to)).checkMissed();
+    list.replaceChildren();
+    shownItemIds = [];
+    for (const c of report.conversations) {
+      for (const m of c.messages) {
+        const li = document.createElement("li");
+        li.innerHTML = `<div class="meta"></div><div class="text"></div>`;
+        li.querySelector(".meta").textContent = `${c.fromName || c.fromEmail} · ${new Date(m.receivedAt).toLocaleTimeString()}${m.itemIds.length > 1 ? ` · ${m.itemIds.length} copies in the mailbox, shown once` : ""}`;
+        li.querySelector(".text").textContent = m.text;
+        list.append(li);
+        shownItemIds.push(...m.itemIds);
+      }
+    }
+    $("badge").hidden = false;
+    $("badge").textContent = `${report.total} missed`;
+    $("seen").hidden = report.total === 0;
+  } catch (e) {
+    list.replaceChildren(Object.assign(document.createElement("li"), { className: "error", textContent: `${e.code}: ${e.message}` }));
+  }
+}
+
+async function markSeen() {
+  const n = await (await recipientMessenger($("to").value)).markSeen(shownItemIds);
+  log(`recipient marked ${n} item(s) read`);
+  await signIn();
 }
 
 async function setFault() {
@@ -174,6 +206,7 @@ function selectRecipient() {
   $("recipient-address").textContent = `${to} — recipient`;
   $("missed").replaceChildren();
   $("badge").hidden = true;
+  $("seen").hidden = true;
 }
 
 await init();
@@ -181,6 +214,7 @@ $("interval").textContent = retryIntervalMs >= 1000 ? `${retryIntervalMs / 1000}
 $("compose").addEventListener("submit", send);
 $("apply").addEventListener("click", openMessenger);
 $("signin").addEventListener("click", signIn);
+$("seen").addEventListener("click", markSeen);
 $("fault").addEventListener("change", setFault);
 $("to").addEventListener("change", selectRecipient);
 $("flush").addEventListener("click", async () => { if (im) { await im.flush(); refreshSpool(); } });

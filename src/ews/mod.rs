@@ -6,6 +6,9 @@
 //! `shared/ews-schema/`.
 
 pub mod create_item;
+pub mod datetime;
+pub mod items;
+pub mod recipient;
 pub mod response;
 pub mod soap;
 pub mod text;

@@ -21,14 +21,14 @@ pub const TRANSIENT_CODES: [&str; 13] = [
 ];
 
 /// Codes that will fail the same way however often they are retried.
-pub const PERMANENT_CODES: [&str; 26] = [
+pub const PERMANENT_CODES: [&str; 27] = [
     "ErrorAccessDenied", "ErrorNonExistentMailbox", "ErrorSendAsDenied", "ErrorQuotaExceeded", "ErrorMessageSizeExceeded",
     "ErrorInvalidRecipients", "ErrorSchemaValidation", "ErrorInvalidRequest", "ErrorInvalidSmtpAddress",
     "ErrorImpersonateUserDenied", "ErrorImpersonationDenied", "ErrorInvalidServerVersion", "ErrorIncorrectSchemaVersion",
     "ErrorInvalidPropertySet", "ErrorInvalidExtendedProperty", "ErrorInvalidExtendedPropertyValue", "ErrorMailRecipientNotFound",
     "ErrorMissingRecipients", "ErrorRecipientTypeNotSupported", "ErrorCorruptData", "ErrorNonPrimarySmtpAddress",
     "ErrorAccountDisabled", "ErrorMessageDispositionRequired", "ErrorInvalidSendItemSaveSettings", "ErrorInvalidOperation",
-    "ErrorUnsupportedMimeConversion",
+    "ErrorUnsupportedMimeConversion", "ErrorItemNotFound",
 ];
 
 /// What a reply means for the message. JSON: `{ "kind": "delivered" | "retry" | "permanentFailure"

@@ -9,7 +9,9 @@ const ERROR_TS: &'static str = r#"
 /** Stable codes on `OfflineImError.code`. */
 export type OfflineImErrorCode =
   | "PolicyScriptError" | "InvalidPolicy" | "InvalidClientBuild" | "InvalidAddress"
-  | "InvalidInput" | "MessageTooLarge" | "XmlWriteFailed";
+  | "InvalidInput" | "MessageTooLarge" | "XmlWriteFailed" | "InvalidConfig" | "QuotaExceeded"
+  | "StorageError" | "DatabaseBlocked" | "UnknownMessage" | "MessageInFlight" | "MessengerClosed"
+  | "AuthRequired" | "EwsError";
 
 /** Every error this package throws: an `Error` whose `name` is "OfflineImError". */
 export interface OfflineImError extends Error {

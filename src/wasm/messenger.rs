@@ -7,7 +7,9 @@ use super::idb::IdbStore;
 use super::transport::JsTransport;
 use super::{from_js, to_js};
 use crate::error::Error;
-use crate::messenger::{plan_send, MessengerConfig, Plan, ReceiptState, Resolved, SendInput, SendReceipt};
+use crate::ews::soap::Header;
+use crate::messenger::{plan_send, CheckMissedOptions, MessengerConfig, Plan, ReceiptState, RecordMissedInput, Resolved, SendInput, SendReceipt};
+use crate::recipient;
 use crate::spool::schedule::next_wakeup;
 use crate::spool::{Clock, Spool, SpoolEvent, SpoolStore};
 use gloo_timers::callback::Timeout;
@@ -276,6 +278,59 @@ impl OfflineMessenger {
             }
             inner.clone().run().await;
             Ok(JsValue::UNDEFINED)
+        })
+    }
+
+    /// Unread missed conversations in the user's mailbox (`inbox` and `conversationhistory`, both
+    /// `IPM.Note.Microsoft.Missed` and the seed's `IM.Note.MissedConversation`), each message once
+    /// (de-duplicated by message id), grouped by sender and conversation. Federated mail is plain
+    /// `IPM.Note` and is not listed. Throws `AuthRequired`, `EwsError`.
+    #[wasm_bindgen(js_name = checkMissed, unchecked_return_type = "Promise<MissedReport>")]
+    pub fn check_missed(&self, #[wasm_bindgen(unchecked_param_type = "CheckMissedOptions")] options: Option<JsValue>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let options: CheckMissedOptions = match options.filter(|o| !o.is_null() && !o.is_undefined()) {
+                Some(o) => from_js("options", o)?,
+                None => CheckMissedOptions::default(),
+            };
+            let e = &inner.config.spool.envelope;
+            let header = Header { server_version: e.server_version.as_deref(), impersonate: e.impersonate.as_deref() };
+            to_js(&recipient::check_missed(&inner.transport, &header, options.since).await.map_err(|e| error_to_js(&e))?)
+        })
+    }
+
+    /// Marks mailbox items read (UpdateItem IsRead), e.g. every `itemIds` of the messages shown.
+    /// Resolves to the number updated. Throws `InvalidInput`, `AuthRequired`, `EwsError`.
+    #[wasm_bindgen(js_name = markSeen, unchecked_return_type = "Promise<number>")]
+    pub fn mark_seen(&self, #[wasm_bindgen(unchecked_param_type = "string[]")] item_ids: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let ids: Vec<String> = from_js("itemIds", item_ids)?;
+            if ids.is_empty() {
+                return Ok(JsValue::from_f64(0.0));
+            }
+            let e = &inner.config.spool.envelope;
+            let header = Header { server_version: e.server_version.as_deref(), impersonate: e.impersonate.as_deref() };
+            let n = recipient::mark_seen(&inner.transport, &header, &ids).await.map_err(|e| error_to_js(&e))?;
+            Ok(JsValue::from_f64(n as f64))
+        })
+    }
+
+    /// Records an IM that arrived while the user was Do Not Disturb or Presenting as a missed
+    /// conversation in the user's own mailbox (CreateItem SaveOnly into `conversationhistory`,
+    /// From the original sender, not a draft; no mail is sent). Call it when
+    /// `decision.recipientRecordsMissed` is true on the receiving side. Resolves to the new item id.
+    /// Throws `InvalidInput`, `InvalidAddress`, `MessageTooLarge`, `AuthRequired`, `EwsError`.
+    #[wasm_bindgen(js_name = recordMissed, unchecked_return_type = "Promise<string>")]
+    pub fn record_missed(&self, #[wasm_bindgen(unchecked_param_type = "RecordMissedInput")] input: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let input: RecordMissedInput = from_js("input", input)?;
+            let message = input.into_message(random_id(), JsClock.now_ms());
+            let e = &inner.config.spool.envelope;
+            let header = Header { server_version: e.server_version.as_deref(), impersonate: e.impersonate.as_deref() };
+            let id = recipient::record_missed(&inner.transport, &header, &message).await.map_err(|e| error_to_js(&e))?;
+            Ok(JsValue::from_str(&id))
         })
     }
 

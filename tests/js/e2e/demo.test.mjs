@@ -2,57 +2,13 @@
 // Run by pkg-scripts/test, which starts the server and sets BASE_URL.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
-import { chromium } from "playwright-core";
+import { ARTIFACTS, BASE, launch, mailbox, openDemo as open, reset, send, waitFor } from "./helpers.mjs";
 
-const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8790";
-const ARTIFACTS = new URL("../../e2e/artifacts/", import.meta.url);
 let browser;
-
-before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
-  });
-  mkdirSync(ARTIFACTS, { recursive: true });
-});
+before(async () => { browser = await launch(); });
 after(async () => browser?.close());
-beforeEach(async () => {
-  await fetch(`${BASE}/_control/reset`, { method: "POST" });
-});
-
-async function mailbox(email) {
-  return (await (await fetch(`${BASE}/_control/mailboxes/${email}`)).json()).items;
-}
-
-async function waitFor(pred, what, ms = 15000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function openDemo(query = "") {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${BASE}/${query}`);
-  await page.waitForSelector("body[data-ready=true]");
-  return { context, page, errors };
-}
-
-async function send(page, to, text, presence = "offline") {
-  await page.selectOption("[data-testid=to]", to);
-  await page.selectOption("[data-testid=presence]", presence);
-  await page.fill("[data-testid=text]", text);
-  await page.click("[data-testid=send]");
-  await page.waitForSelector("[data-testid=decision]:not([hidden])");
-}
+beforeEach(reset);
+const openDemo = (query) => open(browser, query);
 
 test("offline recipient: the message lands in Ana's mailbox as a missed conversation", async () => {
   const { context, page, errors } = await openDemo();

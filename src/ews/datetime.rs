@@ -1,0 +1,74 @@
+//! `xs:dateTime` in UTC (`2026-11-25T06:36:24Z`) to and from milliseconds since the Unix epoch.
+//! Days from/to civil dates after Howard Hinnant's algorithms ("chrono-Compatible Low-Level Date
+//! Algorithms").
+
+/// Formats milliseconds as `YYYY-MM-DDThh:mm:ssZ`.
+pub fn to_iso(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Parses `YYYY-MM-DDThh:mm:ss[.fff](Z|±hh:mm)` into milliseconds; None if malformed.
+pub fn from_iso(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let num = |a: usize, b: usize| s.get(a..b).filter(|t| t.bytes().all(|c| c.is_ascii_digit())).and_then(|t| t.parse::<i64>().ok());
+    if s.len() < 19 || s.as_bytes()[4] != b'-' || s.as_bytes()[7] != b'-' || s.as_bytes()[10] != b'T' {
+        return None;
+    }
+    let (y, m, d, hh, mm, ss) = (num(0, 4)?, num(5, 7)?, num(8, 10)?, num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut millis = 0i64;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits: String = frac.chars().take_while(char::is_ascii_digit).collect();
+        millis = format!("{:0<3}", &digits[..digits.len().min(3)]).parse().ok()?;
+        rest = &frac[digits.len()..];
+    }
+    let offset_min = match rest {
+        "Z" | "" => 0,
+        o if o.len() == 6 && (o.starts_with('+') || o.starts_with('-')) => {
+            let h: i64 = o[1..3].parse().ok()?;
+            let mi: i64 = o[4..6].parse().ok()?;
+            let v = h * 60 + mi;
+            if o.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    let (y, m) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let ms = ((days * 86_400 + hh * 3600 + mm * 60 + ss - offset_min * 60) * 1000) + millis;
+    u64::try_from(ms).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_offsets() {
+        for ms in [0u64, 951_782_400_000, 1_795_000_000_000, 4_102_444_800_000] {
+            assert_eq!(from_iso(&to_iso(ms)), Some(ms), "{}", to_iso(ms));
+        }
+        assert_eq!(to_iso(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(from_iso("2026-11-25T07:36:24.5+01:00"), from_iso("2026-11-25T06:36:24Z").map(|v| v + 500));
+        for bad in ["", "2026-13-01T00:00:00Z", "2026-11-25 06:36:24Z", "2026-11-25T06:36:24X", "yyyy-11-25T06:36:24Z"] {
+            assert_eq!(from_iso(bad), None, "{bad}");
+        }
+    }
+}

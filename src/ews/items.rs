@@ -1,0 +1,146 @@
+//! Reading items out of FindItem, GetItem, UpdateItem and CreateItem replies, by namespace URI.
+//! Errors in the reply are reported as the [`EwsOutcome`] `parse_ews_response` gives.
+
+use super::datetime::from_iso;
+use super::response::parse_ews_response;
+use super::{EwsOutcome, NS_MESSAGES, NS_TYPES, PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID};
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::NsReader;
+
+/// One item as the recipient side needs it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemSummary {
+    pub item_id: String,
+    pub change_key: String,
+    pub item_class: String,
+    pub subject: String,
+    /// The body as sent (HTML for offline messages), when asked for.
+    pub body: Option<String>,
+    pub body_type: Option<String>,
+    pub received_at: Option<u64>,
+    pub is_read: Option<bool>,
+    pub from_name: Option<String>,
+    pub from_email: Option<String>,
+    /// Our `OfflineImMessageId` property.
+    pub message_id: Option<String>,
+    /// Our `OfflineImConversationId` property.
+    pub conversation_id: Option<String>,
+}
+
+/// Items of a reply, and FindItem paging.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemsReply {
+    pub items: Vec<ItemSummary>,
+    /// FindItem: `IncludesLastItemInRange` (true when absent).
+    pub includes_last: bool,
+    /// FindItem: `IndexedPagingOffset` of the next page.
+    pub next_offset: Option<usize>,
+    /// Response messages with `ResponseClass="Error"` and their codes (e.g. `ErrorItemNotFound`).
+    pub errors: Vec<String>,
+}
+
+/// Reads the items of a successful reply. Err with the outcome when the reply as a whole is not
+/// a success (fault, HTTP error, auth, garbage). Per-item errors land in `errors`.
+pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcome> {
+    let outcome = parse_ews_response(http_status, body);
+    // Per-item errors (e.g. ErrorItemNotFound in one of several GetItem messages) still leave
+    // the other items usable; anything retryable, an auth demand or a non-200 reply does not.
+    let all_failed = match &outcome {
+        EwsOutcome::Delivered { .. } => false,
+        EwsOutcome::PermanentFailure { http_status, .. } => *http_status != 200,
+        EwsOutcome::Retry { .. } | EwsOutcome::AuthRequired { .. } => true,
+    };
+    if all_failed {
+        return Err(outcome);
+    }
+    let mut reply = ItemsReply { includes_last: true, ..Default::default() };
+    let mut reader = NsReader::from_str(body);
+    let mut path: Vec<(bool, String)> = Vec::new(); // (in types or messages namespace, local name)
+    let mut current: Option<ItemSummary> = None;
+    let mut text = String::new();
+    let mut ext_name: Option<String> = None;
+    let mut in_error = false;
+    loop {
+        let Ok((ns, event)) = reader.read_resolved_event() else { return Err(outcome) };
+        let ns_t = matches!(ns, ResolveResult::Bound(n) if n.0 == NS_TYPES);
+        let ns_m = matches!(ns, ResolveResult::Bound(n) if n.0 == NS_MESSAGES);
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let name = e.local_name().as_ref().to_string();
+                let attr = |k: &str| e.attributes().flatten().find(|a| a.key.as_ref() == k).and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()).map(|v| v.into_owned());
+                if ns_m && name.ends_with("ResponseMessage") {
+                    in_error = attr("ResponseClass").as_deref() == Some("Error");
+                }
+                if ns_m && name == "RootFolder" {
+                    reply.includes_last = attr("IncludesLastItemInRange").as_deref() != Some("false");
+                    reply.next_offset = attr("IndexedPagingOffset").and_then(|v| v.parse().ok());
+                }
+                if ns_t && name == "Message" && current.is_none() {
+                    current = Some(ItemSummary::default());
+                }
+                if let Some(item) = current.as_mut() {
+                    match (ns_t, name.as_str()) {
+                        (true, "ItemId") => {
+                            item.item_id = attr("Id").unwrap_or_default();
+                            item.change_key = attr("ChangeKey").unwrap_or_default();
+                        }
+                        (true, "Body") => item.body_type = attr("BodyType"),
+                        (true, "ExtendedFieldURI") => ext_name = attr("PropertyName"),
+                        _ => {}
+                    }
+                }
+                if matches!(event, Event::Start(_)) {
+                    path.push((ns_t || ns_m, name));
+                    text.clear();
+                }
+            }
+            Event::Text(t) => text.push_str(&t.xml10_content()),
+            Event::CData(t) => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) => match r.resolve_char_ref() {
+                Ok(Some(c)) => text.push(c),
+                _ => text.push_str(match r.xml10_content().as_ref() {
+                    "lt" => "<",
+                    "gt" => ">",
+                    "amp" => "&",
+                    "apos" => "'",
+                    "quot" => "\"",
+                    _ => "",
+                }),
+            },
+            Event::End(_) => {
+                let Some((ews, name)) = path.pop() else { return Err(outcome) };
+                let parent = path.last().map(|(_, n)| n.as_str());
+                let value = std::mem::take(&mut text);
+                if ews && name == "ResponseCode" && in_error {
+                    reply.errors.push(value.trim().to_string());
+                }
+                if let Some(item) = current.as_mut() {
+                    match (ews, name.as_str(), parent) {
+                        (true, "ItemClass", Some("Message")) => item.item_class = value.trim().to_string(),
+                        (true, "Subject", Some("Message")) => item.subject = value,
+                        (true, "Body", Some("Message")) => item.body = Some(value),
+                        (true, "DateTimeReceived", Some("Message")) => item.received_at = from_iso(&value),
+                        (true, "IsRead", Some("Message")) => item.is_read = Some(value.trim() == "true"),
+                        (true, "Name", Some("Mailbox")) if path.iter().any(|(_, n)| n == "From") => item.from_name = Some(value),
+                        (true, "EmailAddress", Some("Mailbox")) if path.iter().any(|(_, n)| n == "From") => item.from_email = Some(value.trim().to_string()),
+                        (true, "Value", Some("ExtendedProperty")) => match ext_name.as_deref() {
+                            Some(PROPERTY_MESSAGE_ID) => item.message_id = Some(value),
+                            Some(PROPERTY_CONVERSATION_ID) => item.conversation_id = Some(value),
+                            _ => {}
+                        },
+                        (true, "ExtendedProperty", _) => ext_name = None,
+                        (true, "Message", _) => {
+                            if let Some(done) = current.take() {
+                                reply.items.push(done);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Event::Eof => return Ok(reply),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Requests of the recipient side: FindItem for unread missed conversations, GetItem for their
+//! bodies, UpdateItem to mark them read, and CreateItem SaveOnly to record a missed message in
+//! the user's own mailbox (Do Not Disturb / Presenting, seed "Turn on or off Offline Messages for
+//! admins"). EWS reference: "FindItem operation", "GetItem operation (email message)",
+//! "UpdateItem operation", "CreateItem operation (email message)".
+
+use super::create_item::{extended_property, mailbox, Envelope, MailboxAddress, DEFAULT_MAX_MESSAGE_BYTES, MAX_ID_BYTES};
+use super::datetime::to_iso;
+use super::soap::{envelope, text_element, Header, XmlWriter};
+use super::text::{html_body, subject_from, xml_safe};
+use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
+use crate::address;
+use crate::error::{Error, Result};
+use crate::item_class::{MISSED_CONVERSATION, SEED_MISSED_CONVERSATION};
+use std::io;
+
+const ACTION: &str = "http://schemas.microsoft.com/exchange/services/2006/messages/";
+/// Folders searched for missed conversations (distinguished folder ids).
+pub const MISSED_FOLDERS: [&str; 2] = ["inbox", "conversationhistory"];
+/// Most items asked for in one FindItem page or one GetItem / UpdateItem batch.
+pub const PAGE_SIZE: usize = 100;
+
+fn done(xml: String, op: &str, replaced: u32) -> Envelope {
+    Envelope { xml, soap_action: [ACTION, op].concat(), replaced_characters: replaced }
+}
+
+fn uri(w: &mut XmlWriter, field: &str) -> io::Result<()> {
+    w.create_element("t:FieldURI").with_attribute(("FieldURI", field)).write_empty()?;
+    Ok(())
+}
+
+fn named(w: &mut XmlWriter, name: &str) -> io::Result<()> {
+    w.create_element("t:ExtendedFieldURI").with_attributes([("PropertySetId", PROPERTY_SET_ID), ("PropertyName", name), ("PropertyType", "String")]).write_empty()?;
+    Ok(())
+}
+
+fn is_equal_to(w: &mut XmlWriter, field: &str, value: &str) -> io::Result<()> {
+    w.create_element("t:IsEqualTo").write_inner_content(|w| {
+        uri(w, field)?;
+        w.create_element("t:FieldURIOrConstant").write_inner_content(|w| {
+            w.create_element("t:Constant").with_attribute(("Value", value)).write_empty()?;
+            Ok(())
+        })?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+fn shape(w: &mut XmlWriter, with_body: bool) -> io::Result<()> {
+    w.create_element("m:ItemShape").write_inner_content(|w| {
+        text_element(w, "t:BaseShape", "IdOnly")?;
+        if with_body {
+            text_element(w, "t:BodyType", "HTML")?;
+        }
+        w.create_element("t:AdditionalProperties").write_inner_content(|w| {
+            for f in ["item:ItemClass", "item:Subject", "item:DateTimeReceived", "message:From", "message:IsRead"] {
+                uri(w, f)?;
+            }
+            if with_body {
+                uri(w, "item:Body")?;
+            }
+            named(w, PROPERTY_MESSAGE_ID)?;
+            named(w, PROPERTY_CONVERSATION_ID)
+        })?;
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// FindItem in one folder (`inbox` or `conversationhistory`) for unread items of class
+/// `IPM.Note.Microsoft.Missed` or the seed's `IM.Note.MissedConversation`, newest first,
+/// `PAGE_SIZE` from `offset`.
+pub fn find_missed_envelope(folder: &str, offset: usize, header: &Header) -> Result<Envelope> {
+    if !MISSED_FOLDERS.contains(&folder) {
+        return Err(Error::InvalidInput { field: "folder", reason: format!("{folder:?} is not inbox or conversationhistory") });
+    }
+    let xml = envelope(header, |w| {
+        w.create_element("m:FindItem").with_attribute(("Traversal", "Shallow")).write_inner_content(|w| {
+            shape(w, false)?;
+            w.create_element("m:IndexedPageItemView")
+                .with_attributes([("MaxEntriesReturned", PAGE_SIZE.to_string().as_str()), ("Offset", offset.to_string().as_str()), ("BasePoint", "Beginning")])
+                .write_empty()?;
+            w.create_element("m:Restriction").write_inner_content(|w| {
+                w.create_element("t:And").write_inner_content(|w| {
+                    w.create_element("t:Or").write_inner_content(|w| {
+                        is_equal_to(w, "item:ItemClass", MISSED_CONVERSATION)?;
+                        is_equal_to(w, "item:ItemClass", SEED_MISSED_CONVERSATION)
+                    })?;
+                    is_equal_to(w, "message:IsRead", "false")
+                })?;
+                Ok(())
+            })?;
+            w.create_element("m:SortOrder").write_inner_content(|w| {
+                w.create_element("t:FieldOrder").with_attribute(("Order", "Descending")).write_inner_content(|w| uri(w, "item:DateTimeReceived"))?;
+                Ok(())
+            })?;
+            w.create_element("m:ParentFolderIds").write_inner_content(|w| {
+                w.create_element("t:DistinguishedFolderId").with_attribute(("Id", folder)).write_empty()?;
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+        Ok(())
+    })?;
+    Ok(done(xml, "FindItem", 0))
+}
+
+fn check_ids(ids: &[String]) -> Result<()> {
+    if ids.is_empty() || ids.len() > PAGE_SIZE {
+        return Err(Error::InvalidInput { field: "ids", reason: format!("{} item ids; 1 to {PAGE_SIZE} per request", ids.len()) });
+    }
+    if let Some(bad) = ids.iter().find(|i| i.is_empty() || i.len() > 512 || i.chars().any(char::is_control)) {
+        return Err(Error::InvalidInput { field: "ids", reason: format!("{bad:?} is not an EWS item id") });
+    }
+    Ok(())
+}
+
+fn item_ids(w: &mut XmlWriter, ids: &[String]) -> io::Result<()> {
+    w.create_element("m:ItemIds").write_inner_content(|w| {
+        for id in ids {
+            w.create_element("t:ItemId").with_attribute(("Id", id.as_str())).write_empty()?;
+        }
+        Ok(())
+    })?;
+    Ok(())
+}
+
+/// GetItem with bodies and our extended properties for up to `PAGE_SIZE` item ids.
+pub fn get_items_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
+    check_ids(ids)?;
+    let xml = envelope(header, |w| {
+        w.create_element("m:GetItem").write_inner_content(|w| {
+            shape(w, true)?;
+            item_ids(w, ids)
+        })?;
+        Ok(())
+    })?;
+    Ok(done(xml, "GetItem", 0))
+}
+
+/// UpdateItem setting `message:IsRead` to true on up to `PAGE_SIZE` items (SaveOnly, AlwaysOverwrite).
+pub fn mark_read_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
+    check_ids(ids)?;
+    let xml = envelope(header, |w| {
+        w.create_element("m:UpdateItem").with_attributes([("MessageDisposition", "SaveOnly"), ("ConflictResolution", "AlwaysOverwrite")]).write_inner_content(|w| {
+            w.create_element("m:ItemChanges").write_inner_content(|w| {
+                for id in ids {
+                    w.create_element("t:ItemChange").write_inner_content(|w| {
+                        w.create_element("t:ItemId").with_attribute(("Id", id.as_str())).write_empty()?;
+                        w.create_element("t:Updates").write_inner_content(|w| {
+                            w.create_element("t:SetItemField").write_inner_content(|w| {
+                                uri(w, "message:IsRead")?;
+                                w.create_element("t:Message").write_inner_content(|w| text_element(w, "t:IsRead", "true"))?;
+                                Ok(())
+                            })?;
+                            Ok(())
+                        })?;
+                        Ok(())
+                    })?;
+                }
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+        Ok(())
+    })?;
+    Ok(done(xml, "UpdateItem", 0))
+}
+
+/// A missed message the user's own client records (DND / Presenting).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MissedMessage {
+    pub id: String,
+    pub conversation_id: String,
+    pub from: MailboxAddress,
+    pub text: String,
+    /// When the IM arrived (ms since the epoch).
+    pub received_at: u64,
+}
+
+/// CreateItem `SaveOnly` into the user's `conversationhistory`: class
+/// `IPM.Note.Microsoft.Missed`, `From` the original sender, `PR_MESSAGE_FLAGS` (0x0E07) = 0
+/// (unread, not unsent: not a draft), `PR_MESSAGE_DELIVERY_TIME` (0x0E06) = `received_at`. No mail
+/// is sent and nothing lands in Drafts.
+pub fn record_missed_envelope(m: &MissedMessage, header: &Header) -> Result<Envelope> {
+    if m.text.trim().is_empty() {
+        return Err(Error::InvalidInput { field: "text", reason: "is empty".into() });
+    }
+    if m.text.len() > DEFAULT_MAX_MESSAGE_BYTES {
+        return Err(Error::MessageTooLarge { size: m.text.len(), limit: DEFAULT_MAX_MESSAGE_BYTES });
+    }
+    for (field, v) in [("id", &m.id), ("conversationId", &m.conversation_id)] {
+        if v.trim().is_empty() || v.len() > MAX_ID_BYTES {
+            return Err(Error::InvalidInput { field, reason: format!("must be 1 to {MAX_ID_BYTES} bytes") });
+        }
+    }
+    let from = address::validate("from.emailAddress", &m.from.email_address)?;
+    let mut replaced = 0;
+    let from_name = m.from.display_name.as_deref().map(|n| xml_safe(n, &mut replaced).into_owned());
+    let subject = xml_safe(&subject_from(&m.text, 255, "Missed conversation"), &mut replaced).into_owned();
+    let body = html_body(&xml_safe(&m.text, &mut replaced));
+    let id = xml_safe(&m.id, &mut replaced).into_owned();
+    let conversation = xml_safe(&m.conversation_id, &mut replaced).into_owned();
+    let xml = envelope(header, |w| {
+        w.create_element("m:CreateItem").with_attribute(("MessageDisposition", "SaveOnly")).write_inner_content(|w| {
+            w.create_element("m:SavedItemFolderId").write_inner_content(|w| {
+                w.create_element("t:DistinguishedFolderId").with_attribute(("Id", "conversationhistory")).write_empty()?;
+                Ok(())
+            })?;
+            w.create_element("m:Items").write_inner_content(|w| {
+                w.create_element("t:Message").write_inner_content(|w| {
+                    text_element(w, "t:ItemClass", MISSED_CONVERSATION)?;
+                    text_element(w, "t:Subject", &subject)?;
+                    w.create_element("t:Body").with_attribute(("BodyType", "HTML")).write_text_content(quick_xml::events::BytesText::new(&body))?;
+                    extended_property(w, PROPERTY_MESSAGE_ID, &id)?;
+                    extended_property(w, PROPERTY_CONVERSATION_ID, &conversation)?;
+                    for (tag, kind, value) in [("0x0E07", "Integer", "0".to_string()), ("0x0E06", "SystemTime", to_iso(m.received_at))] {
+                        w.create_element("t:ExtendedProperty").write_inner_content(|w| {
+                            w.create_element("t:ExtendedFieldURI").with_attributes([("PropertyTag", tag), ("PropertyType", kind)]).write_empty()?;
+                            text_element(w, "t:Value", &value)
+                        })?;
+                    }
+                    w.create_element("t:From").write_inner_content(|w| mailbox(w, from_name.as_deref(), &from))?;
+                    text_element(w, "t:IsRead", "false")
+                })?;
+                Ok(())
+            })?;
+            Ok(())
+        })?;
+        Ok(())
+    })?;
+    Ok(done(xml, "CreateItem", replaced))
+}

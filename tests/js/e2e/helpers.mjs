@@ -1,0 +1,60 @@
+// Shared by the end-to-end tests: browser, demo page, server control.
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+export const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8790";
+export const ARTIFACTS = new URL("../../e2e/artifacts/", import.meta.url);
+
+export async function launch() {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+}
+
+export const reset = () => fetch(`${BASE}/_control/reset`, { method: "POST" });
+
+export async function mailbox(email) {
+  return (await (await fetch(`${BASE}/_control/mailboxes/${email}`)).json()).items;
+}
+
+export async function waitFor(pred, what, ms = 15000) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function openDemo(browser, query = "") {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${BASE}/${query}`);
+  await page.waitForSelector("body[data-ready=true]");
+  return { context, page, errors };
+}
+
+export async function send(page, to, text, presence = "offline") {
+  await page.selectOption("[data-testid=to]", to);
+  await page.selectOption("[data-testid=presence]", presence);
+  await page.fill("[data-testid=text]", text);
+  await page.click("[data-testid=send]");
+  await page.waitForSelector("[data-testid=decision]:not([hidden])");
+}
+
+/// Posts a CreateItem built by the package itself, in the page, as `token` (a second delivery of
+/// a message, or a message from another user).
+export async function postEnvelope(page, token, message, itemClass = "IPM.Note.Microsoft.Missed") {
+  return page.evaluate(async ({ token, message, itemClass }) => {
+    const { buildOfflineMessageEnvelope } = await import("/pkg/offline_im.js");
+    const env = buildOfflineMessageEnvelope(message, { itemClass });
+    const r = await fetch("/EWS/Exchange.asmx", { method: "POST", body: env.xml, headers: { "Content-Type": "text/xml; charset=utf-8", SOAPAction: env.soapAction, Authorization: `Bearer ${token}` } });
+    return r.status;
+  }, { token, message, itemClass });
+}

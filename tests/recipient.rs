@@ -1,0 +1,181 @@
+//! The recipient side natively: every request shape validated against the EWS schema, then run
+//! through the local EWS server's operations (no HTTP) and read back.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::validate_envelope;
+use ews_server::state::State;
+use offline_im::ews::items::parse_items;
+use offline_im::ews::recipient::*;
+use offline_im::ews::soap::Header;
+use offline_im::ews::{build_offline_message_envelope, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
+use offline_im::missed::{group, html_to_text};
+
+fn valid(env: Envelope) -> Envelope {
+    if let Err(report) = validate_envelope(&env.xml) {
+        panic!("schema rejects:\n{report}\n{}", env.xml);
+    }
+    env
+}
+
+fn run(s: &mut State, token: &str, env: &Envelope) -> (u16, String) {
+    ews_server::handle(s, token, &env.xml)
+}
+
+fn send(s: &mut State, token: &str, id: &str, conversation: &str, to: &str, class: &str, text: &str) {
+    let m = OfflineMessage { id: id.into(), conversation_id: Some(conversation.into()), to: MailboxAddress { email_address: to.into(), display_name: None }, text: text.into(), subject: None };
+    let env = build_offline_message_envelope(&m, &EnvelopeOptions { item_class: Some(class.into()), ..Default::default() }).unwrap();
+    let (status, reply) = run(s, token, &env);
+    assert!(status == 200 && reply.contains("NoError"), "{reply}");
+}
+
+fn missed(s: &mut State, token: &str) -> offline_im::missed::MissedReport {
+    let h = Header::default();
+    let mut items = Vec::new();
+    for folder in MISSED_FOLDERS {
+        let mut offset = 0;
+        loop {
+            let (status, reply) = run(s, token, &valid(find_missed_envelope(folder, offset, &h).unwrap()));
+            let page = parse_items(status, &reply).unwrap();
+            offset = page.next_offset.unwrap_or(offset + page.items.len());
+            items.extend(page.items);
+            if page.includes_last {
+                break;
+            }
+        }
+    }
+    let ids: Vec<String> = items.iter().map(|i| i.item_id.clone()).collect();
+    let mut full = Vec::new();
+    for chunk in ids.chunks(PAGE_SIZE) {
+        let (status, reply) = run(s, token, &valid(get_items_envelope(chunk, &h).unwrap()));
+        full.extend(parse_items(status, &reply).unwrap().items);
+    }
+    group(full, None)
+}
+
+#[test]
+fn request_shapes_are_schema_valid() {
+    let h = Header { server_version: Some("Exchange2016"), impersonate: Some("ana@contoso.com") };
+    for folder in MISSED_FOLDERS {
+        valid(find_missed_envelope(folder, 200, &h).unwrap());
+    }
+    assert!(find_missed_envelope("drafts", 0, &h).is_err());
+    let ids = vec!["AAMk=1".to_string(), "AAMk\"<2>".to_string()];
+    valid(get_items_envelope(&ids, &h).unwrap());
+    valid(mark_read_envelope(&ids, &h).unwrap());
+    assert_eq!(get_items_envelope(&[], &h).unwrap_err().code(), "InvalidInput");
+    assert_eq!(mark_read_envelope(&vec!["x".to_string(); PAGE_SIZE + 1], &h).unwrap_err().code(), "InvalidInput");
+    let m = MissedMessage {
+        id: "im-1".into(),
+        conversation_id: "c</t:Value><t:Bogus/>".into(),
+        from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam \u{0}</t:Name>".into()) },
+        text: "you missed <this>\nline 2".into(),
+        received_at: 1_795_000_000_000,
+    };
+    let env = valid(record_missed_envelope(&m, &h).unwrap());
+    assert_eq!(env.replaced_characters, 1);
+    assert!(env.xml.contains("<m:SavedItemFolderId><t:DistinguishedFolderId Id=\"conversationhistory\"/>"));
+    assert!(env.xml.contains(r#"PropertyTag="0x0E07" PropertyType="Integer"/><t:Value>0</t:Value>"#));
+    assert!(!env.xml.contains("<t:Bogus"));
+}
+
+#[test]
+fn offline_recipient_sees_each_message_once_and_no_federated_mail() {
+    let mut s = State::new();
+    send(&mut s, "tony-token", "m1", "tony-ana", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "first <b>line</b>\nsecond & more");
+    // At-least-once on the wire: the same message delivered twice.
+    send(&mut s, "tony-token", "m1", "tony-ana", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "first <b>line</b>\nsecond & more");
+    send(&mut s, "tony-token", "m2", "tony-ana", "ana@contoso.com", "IM.Note.MissedConversation", "written with the seed's class name");
+    send(&mut s, "bob-token", "f1", "bob-ana", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "from a federated organisation");
+    let report = missed(&mut s, "ana-token");
+    assert_eq!((report.total, report.items_scanned), (2, 3), "m1 once (two items), m2; bob's plain mail is not listed");
+    assert_eq!(report.conversations.len(), 1);
+    let c = &report.conversations[0];
+    assert_eq!((c.from_email.as_str(), c.from_name.as_str(), c.conversation_id.as_str()), ("tony@contoso.com", "Tony Smith", "tony-ana"));
+    assert_eq!(c.messages[0].message_id, "m1");
+    assert_eq!(c.messages[0].item_ids.len(), 2);
+    assert_eq!(c.messages[0].text, "first <b>line</b>\nsecond & more");
+
+    // markSeen marks every copy read; nothing is left.
+    let ids: Vec<String> = c.messages.iter().flat_map(|m| m.item_ids.clone()).collect();
+    let (status, reply) = run(&mut s, "ana-token", &valid(mark_read_envelope(&ids, &Header::default()).unwrap()));
+    assert_eq!(parse_items(status, &reply).unwrap().items.len(), 3);
+    assert_eq!(missed(&mut s, "ana-token").total, 0);
+}
+
+#[test]
+fn dnd_recipient_records_a_missed_item_in_conversation_history() {
+    let mut s = State::new();
+    let m = MissedMessage { id: "live-7".into(), conversation_id: "sam-ana".into(), from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam Lee".into()) }, text: "ping while you present".into(), received_at: 1_795_000_000_000 };
+    let (status, reply) = run(&mut s, "ana-token", &valid(record_missed_envelope(&m, &Header::default()).unwrap()));
+    assert_eq!(parse_items(status, &reply).unwrap().items.len(), 1, "SaveOnly returns the new item id");
+    let item = &s.items[0];
+    assert_eq!((item.mailbox.as_str(), item.folder.as_str(), item.is_draft, item.is_read), ("ana@contoso.com", "conversationhistory", false, false));
+    assert_eq!(item.from.as_ref().unwrap().email, "sam@contoso.com");
+    assert!(s.items.iter().all(|i| i.folder != "drafts"), "no draft, and no mail was sent");
+    let report = missed(&mut s, "ana-token");
+    assert_eq!(report.total, 1);
+    assert_eq!(report.conversations[0].messages[0].text, "ping while you present");
+}
+
+#[test]
+fn errors_and_paging() {
+    let mut s = State::new();
+    for i in 0..(PAGE_SIZE + 5) {
+        send(&mut s, "tony-token", &format!("p{i}"), &format!("c{}", i % 7), "ana@contoso.com", "IPM.Note.Microsoft.Missed", "x");
+    }
+    let report = missed(&mut s, "ana-token");
+    assert_eq!(report.total, PAGE_SIZE + 5, "paged through two FindItem pages");
+    assert_eq!(report.conversations.len(), 7);
+    // An unknown id is a per-item error; the others still come back.
+    let ids = vec![s.items[0].id.clone(), "gone".into()];
+    let (status, reply) = run(&mut s, "ana-token", &get_items_envelope(&ids, &Header::default()).unwrap());
+    let r = parse_items(status, &reply).unwrap();
+    assert_eq!((r.items.len(), r.errors.as_slice()), (1, ["ErrorItemNotFound".to_string()].as_slice()));
+    // A whole-reply failure is an outcome, not an empty list.
+    assert!(parse_items(401, "").is_err());
+    assert!(parse_items(200, "<html>login</html>").is_err());
+}
+
+#[test]
+fn html_bodies_become_text() {
+    assert_eq!(html_to_text("<html><head><meta x></head><body><div>a &lt;b&gt; &amp; c<br>\nd</div></body></html>"), "a <b> & c\nd");
+    assert_eq!(html_to_text("plain"), "plain");
+}
+
+/// A transport straight into the local EWS server's operations.
+struct Direct<'a> {
+    state: &'a std::cell::RefCell<State>,
+    token: &'static str,
+}
+impl offline_im::spool::Transport for Direct<'_> {
+    async fn post(&self, env: &Envelope) -> offline_im::spool::TransportReply {
+        let (status, body) = ews_server::handle(&mut self.state.borrow_mut(), self.token, &env.xml);
+        offline_im::spool::TransportReply { status, body }
+    }
+}
+
+#[test]
+fn check_missed_mark_seen_and_record_missed_over_a_transport() {
+    use futures_executor::block_on;
+    use offline_im::recipient::{check_missed, mark_seen, record_missed};
+    let cell = std::cell::RefCell::new(State::new());
+    send(&mut cell.borrow_mut(), "tony-token", "m1", "c", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "hello");
+    send(&mut cell.borrow_mut(), "tony-token", "m1", "c", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "hello");
+    let ana = Direct { state: &cell, token: "ana-token" };
+    let h = Header::default();
+    let m = MissedMessage { id: "live-1".into(), conversation_id: "sam-ana".into(), from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam Lee".into()) }, text: "while presenting".into(), received_at: 1 };
+    let new_id = block_on(record_missed(&ana, &h, &m)).unwrap();
+    assert!(new_id.starts_with("AAMk"));
+    let report = block_on(check_missed(&ana, &h, None)).unwrap();
+    assert_eq!((report.total, report.conversations.len()), (2, 2));
+    let all: Vec<String> = report.conversations.iter().flat_map(|c| c.messages.iter().flat_map(|m| m.item_ids.clone())).collect();
+    assert_eq!(block_on(mark_seen(&ana, &h, &all)).unwrap(), 3);
+    assert_eq!(block_on(check_missed(&ana, &h, None)).unwrap().total, 0);
+    // `since` in the future leaves everything out; a bad token is AuthRequired.
+    send(&mut cell.borrow_mut(), "tony-token", "m9", "c", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "late");
+    assert_eq!(block_on(check_missed(&ana, &h, Some(u64::MAX))).unwrap().total, 0);
+    let stranger = Direct { state: &cell, token: "nobody" };
+    assert_eq!(block_on(check_missed(&stranger, &h, None)).unwrap_err().code(), "AuthRequired");
+}
