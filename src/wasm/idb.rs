@@ -1,7 +1,9 @@
 //! The spool in IndexedDB (MDN "Using IndexedDB"): database `dbName` (default `offline-im`),
 //! version 1, object store `messages` keyed by `id`, indexes `state` and `nextAttemptAt`.
-//! Every operation is one transaction; writes use durability "strict" and resolve only after
-//! the transaction's `complete` event, so an accepted message is on disk.
+//! Writes use durability "strict" and resolve only after their transaction's `complete` event,
+//! so an accepted message is on disk. Inserts are group-committed: inserts issued while an insert
+//! transaction is still active (for example many `send` calls in one tick) share it, and every
+//! one of them resolves only after that shared transaction has completed.
 
 use crate::error::{Error, Result};
 use crate::spool::{SpoolRecord, SpoolStore};
@@ -49,8 +51,41 @@ async fn request(req: &IdbRequest) -> Result<JsValue> {
     JsFuture::from(promise).await.map_err(|e| storage_error(&e))
 }
 
+/// `store.add(value)` as a future: Ok(true) when added, Ok(false) when the key already exists
+/// (the ConstraintError is handled with `preventDefault`, so the shared transaction still
+/// commits the other inserts), Err for anything else.
+async fn add_request(req: &IdbRequest) -> Result<bool> {
+    let promise = Promise::new(&mut |resolve: Function, _reject: Function| {
+        let ok_resolve = resolve.clone();
+        let ok = Closure::once_into_js(move || {
+            let _ = ok_resolve.call1(&JsValue::NULL, &JsValue::TRUE);
+        });
+        let err_req = req.clone();
+        let err = Closure::once_into_js(move |ev: web_sys::Event| {
+            let e = err_req.error().ok().flatten();
+            let outcome = match e {
+                Some(e) if e.name() == "ConstraintError" => {
+                    ev.prevent_default();
+                    JsValue::FALSE
+                }
+                Some(e) => e.into(),
+                None => JsValue::from_str("request failed"),
+            };
+            let _ = resolve.call1(&JsValue::NULL, &outcome);
+        });
+        req.set_onsuccess(Some(ok.unchecked_ref()));
+        req.set_onerror(Some(err.unchecked_ref()));
+    });
+    let v = JsFuture::from(promise).await.map_err(|e| storage_error(&e))?;
+    v.as_bool().ok_or_else(|| storage_error(&v))
+}
+
 /// Resolves when the transaction completes; rejects with its error when it aborts or fails.
 fn completion(tx: &IdbTransaction) -> JsFuture {
+    JsFuture::from(completion_promise(tx))
+}
+
+fn completion_promise(tx: &IdbTransaction) -> Promise {
     let promise = Promise::new(&mut |resolve: Function, reject: Function| {
         let done = Closure::once_into_js(move || {
             let _ = resolve.call0(&JsValue::NULL);
@@ -63,7 +98,7 @@ fn completion(tx: &IdbTransaction) -> JsFuture {
         tx.set_oncomplete(Some(done.unchecked_ref()));
         tx.set_onabort(Some(failed.unchecked_ref()));
     });
-    JsFuture::from(promise)
+    promise
 }
 
 fn to_js(record: &SpoolRecord) -> Result<JsValue> {
@@ -75,11 +110,16 @@ fn from_js(value: JsValue) -> Result<SpoolRecord> {
     serde_wasm_bindgen::from_value(value).map_err(|e| Error::Storage { name: "DataError".into(), message: format!("unreadable spool record: {e}") })
 }
 
+/// The insert transaction that later inserts may join while it is still active: its object
+/// store and its completion promise.
+type OpenBatch = Option<(IdbObjectStore, Promise)>;
+
 /// The IndexedDB spool store.
 #[derive(Clone)]
 pub struct IdbStore {
     db: IdbDatabase,
     name: String,
+    batch: std::rc::Rc<std::cell::RefCell<OpenBatch>>,
 }
 
 impl IdbStore {
@@ -130,7 +170,7 @@ impl IdbStore {
         let on_version_change = Closure::<dyn FnMut()>::new(move || closing.close());
         db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
         on_version_change.forget();
-        Ok(IdbStore { db, name: name.to_string() })
+        Ok(IdbStore { db, name: name.to_string(), batch: Default::default() })
     }
 
     /// The database name.
@@ -158,6 +198,22 @@ impl IdbStore {
         let store = tx.object_store(STORE).map_err(|e| storage_error(&e))?;
         Ok((tx, store))
     }
+
+    /// Issues `add(value)` on the open insert transaction if it is still active, else on a new one
+    /// (which becomes the open one). Returns the request and the transaction's completion.
+    fn batched_add(&self, value: &JsValue) -> Result<(IdbRequest, Promise)> {
+        if let Some((store, done)) = self.batch.borrow().as_ref() {
+            // Throws TransactionInactiveError once the transaction left its task: start a new one.
+            if let Ok(req) = store.add(value) {
+                return Ok((req, done.clone()));
+            }
+        }
+        let (tx, store) = self.tx(true)?;
+        let done = completion_promise(&tx);
+        let req = store.add(value).map_err(|e| storage_error(&e))?;
+        *self.batch.borrow_mut() = Some((store, done.clone()));
+        Ok((req, done))
+    }
 }
 
 impl SpoolStore for IdbStore {
@@ -168,15 +224,12 @@ impl SpoolStore for IdbStore {
     }
 
     async fn insert(&self, record: &SpoolRecord) -> Result<bool> {
-        let (tx, store) = self.tx(true)?;
-        let done = completion(&tx);
-        let existing = request(&store.get(&JsValue::from_str(&record.id)).map_err(|e| storage_error(&e))?).await?;
-        let new = existing.is_undefined();
-        if new {
-            store.put(&to_js(record)?).map_err(|e| storage_error(&e))?;
-        }
-        done.await.map_err(|e| storage_error(&e))?;
-        Ok(new)
+        let (req, done) = self.batched_add(&to_js(record)?)?;
+        let added = add_request(&req).await;
+        // The transaction's outcome wins: when it aborts (QuotaExceededError, …) every insert in
+        // it failed with that error, whatever its own request reported.
+        JsFuture::from(done).await.map_err(|e| storage_error(&e))?;
+        added
     }
 
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>> {

@@ -4,7 +4,8 @@
 //!   FindItem, GetItem, UpdateItem (IsRead), DeleteItem. `Authorization: Bearer <user>-token`.
 //! - `POST /_control/faults` (see faults.rs), `DELETE /_control/faults`, `GET /_control/faults`;
 //!   `GET /_control/mailboxes/{email}` (JSON view); `GET /_control/users`; `POST /_control/reset`.
-//! - `www/` at `/` and the built `pkg/` at `/pkg/`: one origin, as behind a reverse proxy.
+//! - `www/` at `/` and the built `pkg/` at `/pkg/`: one origin, as behind a reverse proxy;
+//!   `target/bench/` at `/bench/` (the benchmark page that `pkg-scripts/bench` assembles).
 //!
 //! Usage: `ews-server [--port 8787] [--root <repository>]`. Listens on 127.0.0.1 only.
 
@@ -133,6 +134,7 @@ async fn main() -> std::io::Result<()> {
         .route("/_control/users", get(users))
         .route("/_control/reset", post(reset))
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
+        .nest_service("/bench", ServeDir::new(root.join("target/bench")))
         .fallback_service(ServeDir::new(root.join("www")))
         .with_state(app);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;

@@ -1,0 +1,73 @@
+// Drives the benchmark page (page.mjs) in one headless Chromium, prints the table and writes
+// target/bench/results.json. Run by pkg-scripts/bench, which builds everything and starts the
+// local EWS server first. Env: BASE_URL, BENCH_N (messages, default 1000), CHROMIUM.
+import { readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8791";
+const N = Number(process.env.BENCH_N ?? 1000);
+const root = new URL("../../../", import.meta.url);
+const out = new URL("target/bench/results.json", root);
+
+function size(path) {
+  const bytes = readFileSync(new URL(path, root));
+  return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+let results;
+try {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${BASE}/bench/index.html`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 30000 }).catch(() => {
+    throw new Error(`bench page did not load: ${errors.join("; ")}`);
+  });
+  const step = async (name, args) => {
+    process.stderr.write(`bench: ${name}…\n`);
+    const r = await page.evaluate(({ name, args }) => window.bench[name](args), { name, args });
+    process.stderr.write(`bench: ${name}: ${JSON.stringify(r)}\n`);
+    return r;
+  };
+  const envelope = await step("envelope", { n: N });
+  const enqueue = await step("enqueue", { n: N, reps: 3 });
+  const flush = await step("flush", { n: N });
+  const firstSend = await step("firstSend", { reps: 10 });
+  const ours = { wasm: size("pkg/offline_im_bg.wasm"), js: size("pkg/offline_im.js") };
+  const peerBundle = size("target/bench/ews.js");
+  results = {
+    date: new Date().toISOString(),
+    browser: `Chromium ${browser.version()} (headless)`,
+    messages: N,
+    envelope,
+    enqueue,
+    flush,
+    firstSend,
+    size: { ours, oursGzip: ours.wasm.gzip + ours.js.gzip, oursRaw: ours.wasm.raw + ours.js.raw, ewsJavascriptApi: peerBundle },
+  };
+} finally {
+  await browser.close();
+}
+
+writeFileSync(out, JSON.stringify(results, null, 2) + "\n");
+
+const f = (x, d = 1) => x.toFixed(d);
+const e = results.enqueue.medianMs;
+const rows = [
+  ["Envelope build + response parse, per message", `${f(results.envelope.oursUs)} µs`, `ews-javascript-api ${f(results.envelope.peerUs)} µs`, `${f(results.envelope.peerUs / results.envelope.oursUs)}× faster (goal ≥ 10×)`],
+  [`Enqueue ${N}, concurrent sends (median of ${results.enqueue.reps})`, `${f(e.oursConcurrent)} ms`, `raw IndexedDB, one transaction ${f(e.rawOneTransaction)} ms (the floor)`, `${f(e.oursConcurrent / e.rawOneTransaction, 2)}× the floor (goal ≤ 1.5×)`],
+  ["", "", `raw IndexedDB, one transaction per put ${f(e.rawTransactionPerPut)} ms`, `${f(e.rawTransactionPerPut / e.oursConcurrent)}× slower than ours`],
+  ["", "", `workbox-background-sync Queue ${f(e.workboxQueue)} ms`, `${f(e.workboxQueue / e.oursConcurrent)}× slower than ours (goal ≥ 10×)`],
+  [`Enqueue ${N}, one send at a time`, `${f(e.oursSequential)} ms`, `raw IndexedDB, one awaited transaction each ${f(e.rawSequential)} ms`, `${f(e.oursSequential / e.rawSequential, 2)}× that floor`],
+  [`Flush ${N} to the local EWS server`, `${f(results.flush.wallMs)} ms, ${f(results.flush.requestsPerSecond)} req/s`, `waiting on the server ${f(results.flush.waitingMs)} ms`, `${f(results.flush.moduleShare * 100)}% of wall time in the module (incl. IndexedDB)`],
+  ["Open + first send accepted (median of 10)", `${f(results.firstSend.medianMs)} ms`, `wasm init (compile + instantiate) ${f(results.firstSend.initMs)} ms`, ""],
+  ["Release size, wasm + JS glue", `${results.size.oursRaw} B raw, ${results.size.oursGzip} B gzip`, `ews-javascript-api bundle ${results.size.ewsJavascriptApi.raw} B raw, ${results.size.ewsJavascriptApi.gzip} B gzip`, `${f(results.size.ewsJavascriptApi.gzip / results.size.oursGzip)}× smaller (goal ≤ 61,440 B gzip)`],
+];
+console.log(`| Measure | offline-im | Peer | Ratio |\n|---|---|---|---|`);
+for (const r of rows) console.log(`| ${r.join(" | ")} |`);
+console.log(`\n${results.browser}, ${results.date}; JSON: target/bench/results.json`);
