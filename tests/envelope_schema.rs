@@ -5,7 +5,7 @@
 mod common;
 
 use common::validate_envelope;
-use offline_im::ews::{build_offline_message_envelope, EnvelopeOptions, MailboxAddress, OfflineMessage, PROPERTY_SET_ID};
+use offline_im::ews::{build_offline_message_envelope, validate_offline_message, EnvelopeOptions, MailboxAddress, OfflineMessage, PROPERTY_SET_ID};
 use offline_im::Error;
 use quick_xml::events::Event;
 use quick_xml::NsReader;
@@ -151,6 +151,40 @@ fn size_limits_and_bad_input() {
     assert!(matches!(build_offline_message_envelope(&m, &EnvelopeOptions::default()), Err(Error::InvalidInput { field: "subject", .. })));
     let o = EnvelopeOptions { item_class: Some("IPM Note".into()), ..Default::default() };
     assert!(matches!(build_offline_message_envelope(&message("hi"), &o), Err(Error::InvalidInput { field: "itemClass", .. })));
+}
+
+/// The spool validates without writing XML: it must accept exactly what the writer accepts.
+#[test]
+fn validation_without_writing_agrees_with_the_writer() {
+    let mut cases: Vec<(OfflineMessage, EnvelopeOptions)> = Vec::new();
+    let d = EnvelopeOptions::default;
+    cases.push((message("hi"), d()));
+    cases.push((message(&"x".repeat(70_000)), d()));
+    cases.push((message("€€€€"), EnvelopeOptions { max_message_bytes: Some(10), ..d() }));
+    cases.push((message(" \n "), d()));
+    let mut m = message("hi");
+    m.id = String::new();
+    cases.push((m, d()));
+    let mut m = message("hi");
+    m.conversation_id = Some("c".repeat(300));
+    cases.push((m, d()));
+    let mut m = message("hi");
+    m.to.email_address = "not an address".into();
+    cases.push((m, d()));
+    let mut m = message("hi");
+    m.to.display_name = Some("n".repeat(256));
+    cases.push((m, d()));
+    cases.push((message("hi"), EnvelopeOptions { item_class: Some("IPM Note".into()), ..d() }));
+    cases.push((message("hi"), EnvelopeOptions { server_version: Some("Exchange1999".into()), ..d() }));
+    cases.push((message("hi"), EnvelopeOptions { impersonate: Some("tony@".into()), ..d() }));
+    cases.push((message("hi"), EnvelopeOptions { impersonate: Some("tony@contoso.com".into()), item_class: Some("IM.Note.MissedConversation".into()), ..d() }));
+    let mut ok = 0;
+    for (m, o) in &cases {
+        let built = build_offline_message_envelope(m, o).map(drop);
+        assert_eq!(validate_offline_message(m, o), built, "{:?} {:?}", m.id, o);
+        ok += built.is_ok() as usize;
+    }
+    assert_eq!(ok, 2, "two of the cases are valid, the rest each break one rule");
 }
 
 #[test]

@@ -6,8 +6,8 @@ mod common;
 
 use common::spool_suite::*;
 use futures_executor::block_on;
-use offline_im::ews::EwsOutcome;
-use offline_im::spool::schedule::{next_wakeup, select_due};
+use offline_im::ews::{Envelope, EwsOutcome};
+use offline_im::spool::schedule::{due_chains, next_wakeup};
 use offline_im::spool::*;
 
 #[test]
@@ -79,16 +79,76 @@ fn auth_required_does_not_use_up_attempts() {
 }
 
 #[test]
-fn selection_keeps_conversation_order_and_bounds_concurrency() {
+fn selection_keeps_conversation_order() {
     let spool = Spool::new(MemoryStore::default(), config("a"));
     let mut recs: Vec<SpoolRecord> = ["a1", "a2", "b1", "c1", "d1"].iter().map(|id| spool.new_record(new_message(id, &id[..1], "t"), 100).unwrap()).collect();
-    assert_eq!(select_due(&recs, 100, 10), ["a1", "b1", "c1", "d1"], "a2 waits for a1");
-    assert_eq!(select_due(&recs, 100, 2), ["a1", "b1"]);
+    let ids = |chains: Vec<Vec<String>>| chains.into_iter().map(|c| c.join(">")).collect::<Vec<_>>();
+    assert_eq!(ids(due_chains(&recs, 100)), ["a1>a2", "b1", "c1", "d1"], "a2 goes after a1, in one chain");
     recs[0].next_attempt_at = 500; // a1 retrying later: a2 still waits behind it
-    assert_eq!(select_due(&recs, 100, 10), ["b1", "c1", "d1"]);
+    assert_eq!(ids(due_chains(&recs, 100)), ["b1", "c1", "d1"]);
     recs[0].state = State::Failed;
-    assert_eq!(select_due(&recs, 100, 10), ["a2", "b1", "c1", "d1"], "failed blocks nothing");
+    assert_eq!(ids(due_chains(&recs, 100)), ["a2", "b1", "c1", "d1"], "failed blocks nothing");
+    recs[2].state = State::Delivered;
+    assert_eq!(ids(due_chains(&recs, 100)), ["a2", "c1", "d1"]);
     assert_eq!(next_wakeup(&recs), Some(100));
+}
+
+/// A transport that counts requests in flight and stays pending for a few polls.
+#[derive(Default)]
+struct Gauge {
+    now: std::cell::Cell<usize>,
+    max: std::cell::Cell<usize>,
+    order: std::cell::RefCell<Vec<String>>,
+}
+impl Transport for Gauge {
+    async fn post(&self, envelope: &Envelope) -> TransportReply {
+        self.now.set(self.now.get() + 1);
+        self.max.set(self.max.get().max(self.now.get()));
+        let text = &envelope.xml[envelope.xml.find("<t:Subject>").unwrap() + 11..envelope.xml.find("</t:Subject>").unwrap()];
+        self.order.borrow_mut().push(text.to_string());
+        for _ in 0..3 {
+            yield_now().await;
+        }
+        self.now.set(self.now.get() - 1);
+        TransportReply { status: 200, body: SUCCESS.to_string() }
+    }
+}
+
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}
+
+#[test]
+fn one_pass_sends_every_conversation_in_order_within_the_concurrency_bound() {
+    let spool = Spool::new(MemoryStore::default(), config("a")); // concurrency 4
+    let clock = FakeClock::at(100);
+    futures_executor::block_on(async {
+        for i in 0..30 {
+            // Ten conversations of three messages each.
+            let conversation = format!("c{}", i % 10);
+            spool.enqueue(spool.new_record(new_message(&format!("m{i}"), &conversation, &format!("{conversation}-{}", i / 10)), 100).unwrap()).await.unwrap();
+        }
+        let ews = Gauge::default();
+        let made = spool.process_due(&ews, &clock, &|_| {}).await.unwrap();
+        assert_eq!(made, 30);
+        assert_eq!(ews.max.get(), 4, "at most `concurrency` requests in flight, and the bound is used");
+        let order = ews.order.borrow();
+        for c in 0..10 {
+            let sent: Vec<&String> = order.iter().filter(|t| t.starts_with(&format!("c{c}-"))).collect();
+            assert_eq!(sent, [&format!("c{c}-0"), &format!("c{c}-1"), &format!("c{c}-2")], "conversation c{c} in order");
+        }
+        assert!(spool.pending().await.unwrap().is_empty());
+    });
 }
 
 #[test]

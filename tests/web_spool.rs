@@ -71,3 +71,75 @@ fn dom_exceptions_become_typed_errors() {
     assert_eq!(e.code(), "StorageError");
     assert!(e.to_string().contains("InvalidStateError"));
 }
+
+/// Group commit: inserts issued in one tick share a transaction; each resolves only once that
+/// transaction completed, so when its future resolves a second connection (another tab) already
+/// sees the record. A repeated id in the same batch is reported as existing and does not stop the
+/// others from committing.
+#[wasm_bindgen_test]
+async fn idb_concurrent_inserts_are_each_durable_when_they_resolve() {
+    use futures_util::future::join_all;
+    use offline_im::spool::{Spool, SpoolStore};
+    let name = unique("batch");
+    let store = IdbStore::open(&name).await.unwrap();
+    let observer = IdbStore::open(&name).await.unwrap();
+    let spool = Spool::new(store.clone(), config("a"));
+    let mut records: Vec<_> = (0..50).map(|i| spool.new_record(new_message(&format!("m{i}"), "c", "hello"), 1).unwrap()).collect();
+    records.push(records[7].clone()); // the same id twice in one batch
+    let observed = join_all(records.iter().map(|r| {
+        let (store, observer) = (&store, &observer);
+        async move {
+            let added = store.insert(r).await.unwrap();
+            // Read back at once, through the other connection.
+            (added, observer.get(&r.id).await.unwrap().is_some())
+        }
+    }))
+    .await;
+    assert!(observed.iter().all(|(_, visible)| *visible), "every insert is visible when it resolves");
+    assert_eq!(observed.iter().filter(|(added, _)| *added).count(), 50, "the repeated id is added once");
+    assert!(!observed[50].0 || !observed[7].0, "one of the two m7 inserts reports an existing record");
+    assert_eq!(observer.all().await.unwrap().len(), 50);
+    // A later insert of an existing id (a new transaction) is refused too, and changes nothing.
+    let mut again = records[3].clone();
+    again.text = "changed".into();
+    assert!(!store.insert(&again).await.unwrap());
+    assert_eq!(observer.get("m3").await.unwrap().unwrap().text, "hello");
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function abortAfterNthAddSucceeds(n) {
+  const add = IDBObjectStore.prototype.add;
+  let calls = 0;
+  IDBObjectStore.prototype.add = function (...args) {
+    const req = add.apply(this, args);
+    if (++calls === n) {
+      IDBObjectStore.prototype.add = add;
+      // Every earlier add of the batch has succeeded when this one's success fires: only the
+      // commit is still to come, and it never does.
+      req.addEventListener("success", () => req.transaction.abort());
+    }
+    return req;
+  };
+}"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = abortAfterNthAddSucceeds)]
+    fn abort_after_nth_add_succeeds(n: u32);
+}
+
+/// An insert resolves after its transaction committed, not when its own request succeeded: when
+/// the shared transaction aborts after every request in it succeeded, every insert fails and
+/// none of the records is there.
+#[wasm_bindgen_test]
+async fn idb_inserts_fail_together_when_their_transaction_aborts() {
+    use futures_util::future::join_all;
+    use offline_im::spool::{Spool, SpoolStore};
+    let store = fresh("abort").await;
+    let spool = Spool::new(store.clone(), config("a"));
+    let records: Vec<_> = (0..10).map(|i| spool.new_record(new_message(&format!("m{i}"), "c", "hello"), 1).unwrap()).collect();
+    abort_after_nth_add_succeeds(10);
+    let results = join_all(records.iter().map(|r| store.insert(r))).await;
+    assert!(results.iter().all(|r| r.as_ref().is_err_and(|e| e.code() == "StorageError")), "{results:?}");
+    assert!(store.all().await.unwrap().is_empty());
+    // The store is usable afterwards.
+    assert!(store.insert(&records[0]).await.unwrap());
+}

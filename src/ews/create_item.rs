@@ -132,10 +132,17 @@ pub fn mailbox(w: &mut XmlWriter, name: Option<&str>, email: &str) -> io::Result
     Ok(())
 }
 
-/// Builds the `CreateItem` SendOnly envelope for `message`. Errors: [`Error::InvalidInput`]
-/// (empty or oversized ids, names, subject, bad item class or server version),
-/// [`Error::InvalidAddress`] (recipient or impersonated address), [`Error::MessageTooLarge`].
-pub fn build_offline_message_envelope(message: &OfflineMessage, options: &EnvelopeOptions) -> Result<Envelope> {
+/// What the checks of [`validate_offline_message`] computed, for the writer.
+struct Checked<'a> {
+    conversation_id: &'a str,
+    to: String,
+    to_name: Option<&'a str>,
+    class: String,
+    impersonate: Option<String>,
+    subject: String,
+}
+
+fn check<'a>(message: &'a OfflineMessage, options: &EnvelopeOptions) -> Result<Checked<'a>> {
     let limit = options.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
     if message.text.len() > limit {
         return Err(Error::MessageTooLarge { size: message.text.len(), limit });
@@ -152,6 +159,7 @@ pub fn build_offline_message_envelope(message: &OfflineMessage, options: &Envelo
     let class = item_class::normalize(options.item_class.as_deref().unwrap_or(item_class::MISSED_CONVERSATION));
     check_item_class(&class)?;
     let impersonate = options.impersonate.as_deref().map(|a| address::validate("impersonate", a)).transpose()?;
+    super::soap::server_version(options.server_version.as_deref())?;
     let subject = match message.subject.as_deref().map(str::trim) {
         Some(s) if !s.is_empty() => {
             check_name("subject", s)?;
@@ -159,7 +167,21 @@ pub fn build_offline_message_envelope(message: &OfflineMessage, options: &Envelo
         }
         _ => subject_from(&message.text, MAX_NAME_CHARS, "Missed conversation"),
     };
+    Ok(Checked { conversation_id, to, to_name, class, impersonate, subject })
+}
 
+/// Checks everything [`build_offline_message_envelope`] checks, without writing the XML: the
+/// spool calls it before accepting a message, so bad input is rejected up front and an accepted
+/// message always has an envelope. Errors as for [`build_offline_message_envelope`].
+pub fn validate_offline_message(message: &OfflineMessage, options: &EnvelopeOptions) -> Result<()> {
+    check(message, options).map(drop)
+}
+
+/// Builds the `CreateItem` SendOnly envelope for `message`. Errors: [`Error::InvalidInput`]
+/// (empty or oversized ids, names, subject, bad item class or server version),
+/// [`Error::InvalidAddress`] (recipient or impersonated address), [`Error::MessageTooLarge`].
+pub fn build_offline_message_envelope(message: &OfflineMessage, options: &EnvelopeOptions) -> Result<Envelope> {
+    let Checked { conversation_id, to, to_name, class, impersonate, subject } = check(message, options)?;
     let mut replaced = 0u32;
     let subject = xml_safe(&subject, &mut replaced).into_owned();
     let body = html_body(&xml_safe(&message.text, &mut replaced));

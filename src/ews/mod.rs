@@ -13,7 +13,7 @@ pub mod response;
 pub mod soap;
 pub mod text;
 
-pub use create_item::{build_offline_message_envelope, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
+pub use create_item::{build_offline_message_envelope, validate_offline_message, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
 pub use response::{parse_ews_response, EwsOutcome};
 
 /// SOAP 1.1 envelope namespace.

@@ -4,11 +4,11 @@
 
 use super::machine::{self, Settled};
 use super::record::{SpoolRecord, State, RECORD_VERSION};
-use super::schedule::{select_due, RetryPolicy};
+use super::schedule::{due_chains, RetryPolicy};
 use super::store::SpoolStore;
 use crate::error::{Error, Result};
-use crate::ews::{build_offline_message_envelope, parse_ews_response, Envelope, EnvelopeOptions, EwsOutcome, MailboxAddress, OfflineMessage};
-use futures_util::future::join_all;
+use crate::ews::{build_offline_message_envelope, parse_ews_response, validate_offline_message, Envelope, EnvelopeOptions, EwsOutcome, MailboxAddress, OfflineMessage};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use std::cell::Cell;
 
@@ -106,13 +106,17 @@ impl<S: SpoolStore> Spool<S> {
 
     /// The EWS request for a stored record, rebuilt from the record and the current settings.
     pub fn envelope(&self, r: &SpoolRecord) -> Result<Envelope> {
-        let message = OfflineMessage { id: r.id.clone(), conversation_id: Some(r.conversation_id.clone()), to: r.to.clone(), text: r.text.clone(), subject: r.subject.clone() };
-        let options = EnvelopeOptions { item_class: Some(r.item_class.clone()), ..self.config.envelope.clone() };
+        let (message, options) = self.message_of(r);
         build_offline_message_envelope(&message, &options)
     }
 
-    /// Validates `m` (by building its envelope: bad input is rejected before it is accepted) and
-    /// returns the record `enqueue` would store.
+    fn message_of(&self, r: &SpoolRecord) -> (OfflineMessage, EnvelopeOptions) {
+        let message = OfflineMessage { id: r.id.clone(), conversation_id: Some(r.conversation_id.clone()), to: r.to.clone(), text: r.text.clone(), subject: r.subject.clone() };
+        (message, EnvelopeOptions { item_class: Some(r.item_class.clone()), ..self.config.envelope.clone() })
+    }
+
+    /// Validates `m` (every check its envelope needs: bad input is rejected before it is
+    /// accepted) and returns the record `enqueue` would store.
     pub fn new_record(&self, m: NewMessage, now: u64) -> Result<SpoolRecord> {
         let seq = self.seq.get().wrapping_add(1);
         self.seq.set(seq);
@@ -135,7 +139,8 @@ impl<S: SpoolStore> Spool<S> {
             settled_at: None,
             record_version: RECORD_VERSION,
         };
-        self.envelope(&record)?;
+        let (message, options) = self.message_of(&record);
+        validate_offline_message(&message, &options)?;
         Ok(record)
     }
 
@@ -225,54 +230,77 @@ impl<S: SpoolStore> Spool<S> {
         Ok(n)
     }
 
-    /// Sends everything due, `concurrency` at a time, until nothing is due; conversations stay in
-    /// order and a failed message does not hold up the next. Returns the number of attempts made.
+    /// Sends everything due until nothing is due, with at most `concurrency` requests in flight;
+    /// conversations stay in order and a failed message does not hold up the next. One read of
+    /// the store per pass (see [`due_chains`]). Returns the number of attempts made.
     pub async fn process_due<T: Transport, C: Clock>(&self, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
-        let policy = self.config.retry;
-        let owner = self.config.owner.as_str();
         let mut made = 0;
         loop {
-            let now = clock.now_ms();
-            let due = select_due(&self.store.all().await?, now, self.config.concurrency.max(1));
-            let mut claimed = Vec::new();
-            for id in due {
-                if let Some(r) = self.store.update(&id, &mut |r| machine::claim(r, owner, now, &policy)).await? {
-                    emit(SpoolEvent::Sending(r.clone()));
-                    claimed.push(r);
-                }
-            }
-            if claimed.is_empty() {
+            let chains = due_chains(&self.store.all().await?, clock.now_ms());
+            if chains.is_empty() {
                 return Ok(made);
             }
-            let attempts = claimed.iter().map(|r| async move {
-                let outcome = match self.envelope(r) {
-                    Ok(env) => {
-                        let reply = transport.post(&env).await;
-                        parse_ews_response(reply.status, &reply.body)
-                    }
-                    Err(e) => EwsOutcome::PermanentFailure { code: e.code().to_string(), message: e.to_string(), http_status: 0 },
-                };
-                let now = clock.now_ms();
-                let mut settled = None;
-                let written = self
-                    .store
-                    .update(&r.id, &mut |rec| {
-                        let ours = rec.lease_owner.as_deref() == Some(owner);
-                        if !ours && !matches!(outcome, EwsOutcome::Delivered { .. }) {
-                            return false;
-                        }
-                        settled = machine::settle(rec, &outcome, now, &policy);
-                        settled.is_some()
-                    })
-                    .await;
-                (written, settled)
-            });
-            for (written, settled) in join_all(attempts).await {
-                made += 1;
-                if let (Some(record), Some(s)) = (written?, settled) {
-                    emit(SpoolEvent::Settled(record, s));
-                }
+            let results: Vec<Result<usize>> = stream::iter(chains.iter().map(|chain| self.send_chain(chain, transport, clock, emit)))
+                .buffer_unordered(self.config.concurrency.max(1))
+                .collect()
+                .await;
+            let mut attempted = 0;
+            for r in results {
+                attempted += r?;
+            }
+            if attempted == 0 {
+                return Ok(made);
+            }
+            made += attempted;
+        }
+    }
+
+    /// Sends one conversation's messages in order; stops at the first that is not claimable now or
+    /// does not end delivered or failed. Returns the attempts made.
+    async fn send_chain<T: Transport, C: Clock>(&self, chain: &[String], transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
+        let mut made = 0;
+        for id in chain {
+            let Some(settled) = self.attempt(id, transport, clock, emit).await? else { break };
+            made += 1;
+            if !matches!(settled, Some(Settled::Delivered | Settled::Failed { .. })) {
+                break;
             }
         }
+        Ok(made)
+    }
+
+    /// Claims, sends and settles one message. Ok(None): not claimable (not due, or another sender
+    /// holds it); Ok(Some(settled)): attempted, with how it settled (None if another sender
+    /// settled it first).
+    async fn attempt<T: Transport, C: Clock>(&self, id: &str, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Option<Option<Settled>>> {
+        let policy = self.config.retry;
+        let owner = self.config.owner.as_str();
+        let now = clock.now_ms();
+        let Some(r) = self.store.update(id, &mut |r| machine::claim(r, owner, now, &policy)).await? else { return Ok(None) };
+        emit(SpoolEvent::Sending(r.clone()));
+        let outcome = match self.envelope(&r) {
+            Ok(env) => {
+                let reply = transport.post(&env).await;
+                parse_ews_response(reply.status, &reply.body)
+            }
+            Err(e) => EwsOutcome::PermanentFailure { code: e.code().to_string(), message: e.to_string(), http_status: 0 },
+        };
+        let now = clock.now_ms();
+        let mut settled = None;
+        let written = self
+            .store
+            .update(&r.id, &mut |rec| {
+                let ours = rec.lease_owner.as_deref() == Some(owner);
+                if !ours && !matches!(outcome, EwsOutcome::Delivered { .. }) {
+                    return false;
+                }
+                settled = machine::settle(rec, &outcome, now, &policy);
+                settled.is_some()
+            })
+            .await?;
+        if let (Some(record), Some(s)) = (written, settled.clone()) {
+            emit(SpoolEvent::Settled(record, s));
+        }
+        Ok(Some(settled))
     }
 }

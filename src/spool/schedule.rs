@@ -7,7 +7,6 @@
 
 use super::record::{SpoolRecord, State};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 
 /// Retry settings (all ms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,25 +56,30 @@ pub fn claimable(r: &SpoolRecord, now: u64) -> bool {
     }
 }
 
-/// Ids to process now, at most `limit`: per conversation only the oldest active message (so a
-/// conversation goes out in order); a failed message is not active and blocks nothing.
-pub fn select_due(records: &[SpoolRecord], now: u64, limit: usize) -> Vec<String> {
+/// What one processing round works through: per conversation whose oldest active message is
+/// claimable now, that message and the active ones behind it, in order. The round sends a
+/// conversation's messages one after another and stops the chain at the first that does not end
+/// delivered or failed (it is retrying, or someone else holds it), so order is kept. Chains are
+/// ordered by their first message.
+pub fn due_chains(records: &[SpoolRecord], now: u64) -> Vec<Vec<String>> {
     let mut active: Vec<&SpoolRecord> = records.iter().filter(|r| r.state.is_active()).collect();
     active.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
+    let mut chains: Vec<Vec<String>> = Vec::new();
+    let mut index: std::collections::HashMap<&str, Option<usize>> = std::collections::HashMap::new();
     for r in active {
-        if !seen.insert(r.conversation_id.as_str()) {
-            continue;
-        }
-        if claimable(r, now) {
-            out.push(r.id.clone());
-            if out.len() == limit {
-                break;
+        match index.get(r.conversation_id.as_str()) {
+            Some(Some(i)) => chains[*i].push(r.id.clone()),
+            Some(None) => {}
+            None => {
+                let slot = claimable(r, now).then(|| {
+                    chains.push(vec![r.id.clone()]);
+                    chains.len() - 1
+                });
+                index.insert(r.conversation_id.as_str(), slot);
             }
         }
     }
-    out
+    chains
 }
 
 /// The earliest time anything becomes claimable, if anything is active.

@@ -3,11 +3,15 @@
 //! Writes use durability "strict" and resolve only after their transaction's `complete` event,
 //! so an accepted message is on disk. Inserts are group-committed: inserts issued while an insert
 //! transaction is still active (for example many `send` calls in one tick) share it, and every
-//! one of them resolves only after that shared transaction has completed.
+//! one of them resolves only after that shared transaction has completed; if it aborts
+//! (QuotaExceededError), every insert in it fails with that error and none was accepted.
 
 use crate::error::{Error, Result};
 use crate::spool::{SpoolRecord, SpoolStore};
+use futures_util::future::{FutureExt, Shared};
 use js_sys::{Array, Function, Promise, Reflect};
+use std::cell::RefCell;
+use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -33,93 +37,69 @@ pub fn storage_error(value: &JsValue) -> Error {
     Error::Storage { name: "Error".into(), message }
 }
 
-/// Resolves with `request.result` on success, rejects with `request.error`.
-async fn request(req: &IdbRequest) -> Result<JsValue> {
-    let promise = Promise::new(&mut |resolve: Function, reject: Function| {
-        let ok_req = req.clone();
-        let ok = Closure::once_into_js(move || {
-            let _ = resolve.call1(&JsValue::NULL, &ok_req.result().unwrap_or(JsValue::UNDEFINED));
-        });
-        let err_req = req.clone();
-        let err = Closure::once_into_js(move || {
-            let e = err_req.error().ok().flatten().map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-            let _ = reject.call1(&JsValue::NULL, &e);
-        });
-        req.set_onsuccess(Some(ok.unchecked_ref()));
-        req.set_onerror(Some(err.unchecked_ref()));
-    });
-    JsFuture::from(promise).await.map_err(|e| storage_error(&e))
+// The promise wiring is plain JS: handlers that never fire (onerror after a success, onabort after
+// a commit) are then ordinary garbage. Rust closures handed to JS that are never called are
+// never freed, and each would keep its request (and the request's result) alive.
+#[wasm_bindgen(inline_js = r#"
+export function requestPromise(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+export function transactionPromise(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
+  });
+}"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = requestPromise)]
+    fn request_promise(req: &IdbRequest) -> Promise;
+    #[wasm_bindgen(js_name = transactionPromise)]
+    fn transaction_promise(tx: &IdbTransaction) -> Promise;
 }
 
-/// `store.add(value)` as a future: Ok(true) when added, Ok(false) when the key already exists
-/// (the ConstraintError is handled with `preventDefault`, so the shared transaction still
-/// commits the other inserts), Err for anything else.
-async fn add_request(req: &IdbRequest) -> Result<bool> {
-    let promise = Promise::new(&mut |resolve: Function, _reject: Function| {
-        let ok_resolve = resolve.clone();
-        let ok = Closure::once_into_js(move || {
-            let _ = ok_resolve.call1(&JsValue::NULL, &JsValue::TRUE);
-        });
-        let err_req = req.clone();
-        let err = Closure::once_into_js(move |ev: web_sys::Event| {
-            let e = err_req.error().ok().flatten();
-            let outcome = match e {
-                Some(e) if e.name() == "ConstraintError" => {
-                    ev.prevent_default();
-                    JsValue::FALSE
-                }
-                Some(e) => e.into(),
-                None => JsValue::from_str("request failed"),
-            };
-            let _ = resolve.call1(&JsValue::NULL, &outcome);
-        });
-        req.set_onsuccess(Some(ok.unchecked_ref()));
-        req.set_onerror(Some(err.unchecked_ref()));
-    });
-    let v = JsFuture::from(promise).await.map_err(|e| storage_error(&e))?;
-    v.as_bool().ok_or_else(|| storage_error(&v))
+/// Resolves with `request.result` on success, rejects with `request.error`.
+async fn request(req: &IdbRequest) -> Result<JsValue> {
+    JsFuture::from(request_promise(req)).await.map_err(|e| storage_error(&e))
 }
 
 /// Resolves when the transaction completes; rejects with its error when it aborts or fails.
 fn completion(tx: &IdbTransaction) -> JsFuture {
-    JsFuture::from(completion_promise(tx))
+    JsFuture::from(transaction_promise(tx))
 }
 
-fn completion_promise(tx: &IdbTransaction) -> Promise {
-    let promise = Promise::new(&mut |resolve: Function, reject: Function| {
-        let done = Closure::once_into_js(move || {
-            let _ = resolve.call0(&JsValue::NULL);
-        });
-        let failed_tx = tx.clone();
-        let failed = Closure::once_into_js(move || {
-            let e = failed_tx.error().map(JsValue::from).unwrap_or_else(|| JsValue::from_str("transaction aborted"));
-            let _ = reject.call1(&JsValue::NULL, &e);
-        });
-        tx.set_oncomplete(Some(done.unchecked_ref()));
-        tx.set_onabort(Some(failed.unchecked_ref()));
-    });
-    promise
-}
-
+/// A record as the plain object IndexedDB stores (structured clone of JSON-shaped data).
 fn to_js(record: &SpoolRecord) -> Result<JsValue> {
-    serde::Serialize::serialize(record, &serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| Error::Storage { name: "DataError".into(), message: e.to_string() })
+    super::json_value(record)
 }
 
 fn from_js(value: JsValue) -> Result<SpoolRecord> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| Error::Storage { name: "DataError".into(), message: format!("unreadable spool record: {e}") })
+    let unreadable = |why: String| Error::Storage { name: "DataError".into(), message: ["unreadable spool record: ", &why].concat() };
+    let text = js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()).ok_or_else(|| unreadable("not JSON".into()))?;
+    serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))
 }
 
-/// The insert transaction that later inserts may join while it is still active: its object
-/// store and its completion promise.
-type OpenBatch = Option<(IdbObjectStore, Promise)>;
+/// An insert transaction that later inserts join while it is still active. Per insert it costs
+/// one `add` request: no success handler, one shared error handler, one shared completion.
+struct Batch {
+    store: IdbObjectStore,
+    /// The transaction's completion, awaited by every insert in it.
+    done: Shared<JsFuture>,
+    /// Requests whose key already existed (ConstraintError, prevented so the others commit).
+    existing: Rc<RefCell<Vec<JsValue>>>,
+    on_error: Closure<dyn FnMut(web_sys::Event)>,
+}
+
+type OpenBatch = Option<Rc<Batch>>;
 
 /// The IndexedDB spool store.
 #[derive(Clone)]
 pub struct IdbStore {
     db: IdbDatabase,
     name: String,
-    batch: std::rc::Rc<std::cell::RefCell<OpenBatch>>,
+    batch: Rc<RefCell<OpenBatch>>,
 }
 
 impl IdbStore {
@@ -200,19 +180,32 @@ impl IdbStore {
     }
 
     /// Issues `add(value)` on the open insert transaction if it is still active, else on a new one
-    /// (which becomes the open one). Returns the request and the transaction's completion.
-    fn batched_add(&self, value: &JsValue) -> Result<(IdbRequest, Promise)> {
-        if let Some((store, done)) = self.batch.borrow().as_ref() {
+    /// (which becomes the open one). Returns the request and its batch.
+    fn batched_add(&self, value: &JsValue) -> Result<(JsValue, Rc<Batch>)> {
+        let open = self.batch.borrow().clone();
+        if let Some(batch) = open {
             // Throws TransactionInactiveError once the transaction left its task: start a new one.
-            if let Ok(req) = store.add(value) {
-                return Ok((req, done.clone()));
+            if let Ok(req) = batch.store.add(value) {
+                req.set_onerror(Some(batch.on_error.as_ref().unchecked_ref()));
+                return Ok((req.into(), batch));
             }
         }
         let (tx, store) = self.tx(true)?;
-        let done = completion_promise(&tx);
-        let req = store.add(value).map_err(|e| storage_error(&e))?;
-        *self.batch.borrow_mut() = Some((store, done.clone()));
-        Ok((req, done))
+        let existing: Rc<RefCell<Vec<JsValue>>> = Rc::default();
+        let seen = existing.clone();
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
+            let Some(req) = ev.target() else { return };
+            let req: IdbRequest = req.unchecked_into();
+            if req.error().ok().flatten().is_some_and(|e| e.name() == "ConstraintError") {
+                ev.prevent_default();
+                seen.borrow_mut().push(req.into());
+            }
+        });
+        let batch = Rc::new(Batch { store, done: completion(&tx).shared(), existing, on_error });
+        let req = batch.store.add(value).map_err(|e| storage_error(&e))?;
+        req.set_onerror(Some(batch.on_error.as_ref().unchecked_ref()));
+        *self.batch.borrow_mut() = Some(batch.clone());
+        Ok((req.into(), batch))
     }
 }
 
@@ -224,12 +217,12 @@ impl SpoolStore for IdbStore {
     }
 
     async fn insert(&self, record: &SpoolRecord) -> Result<bool> {
-        let (req, done) = self.batched_add(&to_js(record)?)?;
-        let added = add_request(&req).await;
-        // The transaction's outcome wins: when it aborts (QuotaExceededError, …) every insert in
-        // it failed with that error, whatever its own request reported.
-        JsFuture::from(done).await.map_err(|e| storage_error(&e))?;
-        added
+        let (req, batch) = self.batched_add(&to_js(record)?)?;
+        // When the transaction aborts (QuotaExceededError, …) every insert in it failed with
+        // that error; when it commits, each was added unless its key existed.
+        batch.done.clone().await.map_err(|e| storage_error(&e))?;
+        let existed = batch.existing.borrow().iter().any(|r| *r == req);
+        Ok(!existed)
     }
 
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>> {

@@ -45,6 +45,9 @@ struct Inner {
     config: Resolved,
     transport: JsTransport,
     events: EventTarget,
+    /// Event names that ever had a listener: events nobody listens for are not built (their
+    /// `detail` is a serialized record). Never shrinks, so a removed listener costs only speed.
+    subscribed: RefCell<Vec<String>>,
     closed: Cell<bool>,
     running: Cell<bool>,
     again: Cell<bool>,
@@ -62,6 +65,9 @@ impl Inner {
     }
 
     fn emit(&self, e: SpoolEvent) {
+        if !self.subscribed.borrow().iter().any(|n| n == e.name()) {
+            return;
+        }
         let detail = to_js(&e.detail()).unwrap_or(JsValue::NULL);
         self.dispatch(e.name(), &detail);
     }
@@ -182,6 +188,7 @@ impl OfflineMessenger {
             config: resolved,
             transport,
             events: EventTarget::new()?,
+            subscribed: RefCell::default(),
             closed: Cell::new(false),
             running: Cell::new(false),
             again: Cell::new(false),
@@ -272,11 +279,17 @@ impl OfflineMessenger {
                 return Err(error_to_js(&Error::Closed));
             }
             inner.spool.make_all_due(JsClock.now_ms()).await.map_err(|e| error_to_js(&e))?;
-            while inner.running.get() {
+            if inner.running.get() {
+                // A round is under way: ask for one more (it sees everything made due above) and
+                // wait for the rounds to end. Asking only once: asking on every poll would keep
+                // a busy spool running rounds forever.
                 inner.again.set(true);
-                gloo_timers::future::TimeoutFuture::new(10).await;
+                while inner.running.get() {
+                    gloo_timers::future::TimeoutFuture::new(10).await;
+                }
+            } else {
+                inner.clone().run().await;
             }
-            inner.clone().run().await;
             Ok(JsValue::UNDEFINED)
         })
     }
@@ -349,6 +362,11 @@ impl OfflineMessenger {
     /// `error` (a CustomEvent; `detail` is `{ record, …}`).
     #[wasm_bindgen(js_name = addEventListener)]
     pub fn add_event_listener(&self, kind: &str, listener: &Function) -> Result<(), JsValue> {
+        let mut subscribed = self.inner.subscribed.borrow_mut();
+        if !subscribed.iter().any(|n| n == kind) {
+            subscribed.push(kind.to_string());
+        }
+        drop(subscribed);
         self.inner.events.add_event_listener_with_callback(kind, listener)
     }
 

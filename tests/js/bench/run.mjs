@@ -1,6 +1,7 @@
 // Drives the benchmark page (page.mjs) in one headless Chromium, prints the table and writes
 // target/bench/results.json. Run by pkg-scripts/bench, which builds everything and starts the
-// local EWS server first. Env: BASE_URL, BENCH_N (messages, default 1000), CHROMIUM.
+// local EWS server first. Env: BASE_URL, BENCH_N (messages, default 1000), CHROMIUM, and
+// BENCH_STEPS (e.g. "envelope,enqueue": run only those and print their JSON, for iterating).
 import { readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
@@ -34,6 +35,10 @@ try {
     process.stderr.write(`bench: ${name}: ${JSON.stringify(r)}\n`);
     return r;
   };
+  if (process.env.BENCH_STEPS) {
+    for (const name of process.env.BENCH_STEPS.split(",")) await step(name, { n: N, reps: 3 });
+    process.exit(0);
+  }
   const envelope = await step("envelope", { n: N });
   const enqueue = await step("enqueue", { n: N, reps: 3 });
   const flush = await step("flush", { n: N });
