@@ -62,6 +62,11 @@ pub struct MessengerConfig {
     /// Timeout of one request; default 30000, 1000 to 300000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout_ms: Option<u32>,
+    /// How long a message claimed by this tab is reserved for it, in ms. When a tab closes or
+    /// reloads mid-send, another tab (or the reloaded one) takes the message over after this.
+    /// Default `requestTimeoutMs` + 60000; must exceed `requestTimeoutMs` (up to 86,400,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_ms: Option<u64>,
     /// Default 65536 UTF-8 bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_message_bytes: Option<usize>,
@@ -123,7 +128,7 @@ impl MessengerConfig {
             max_attempts: range("maxAttempts", self.max_attempts, defaults.max_attempts, 1, 1_000)?,
             max_age_ms: range("maxAgeMs", self.max_age_ms, defaults.max_age_ms, 1, 365 * 86_400_000)?,
             // A claim must outlive the request it covers.
-            lease_ms: u64::from(request_timeout_ms) + 60_000,
+            lease_ms: range("leaseMs", self.lease_ms, u64::from(request_timeout_ms) + 60_000, u64::from(request_timeout_ms) + 1, 86_400_000)?,
         };
         let db_name = self.db_name.unwrap_or_else(|| "offline-im".into());
         if db_name.trim().is_empty() || db_name.len() > 200 {

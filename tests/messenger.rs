@@ -24,6 +24,15 @@ fn defaults_follow_the_seeds_two_minute_timer() {
 }
 
 #[test]
+fn lease_is_configurable_but_outlives_the_request() {
+    let mut v = base();
+    v["requestTimeoutMs"] = json!(2000);
+    assert_eq!(config(v.clone()).unwrap().spool.retry.lease_ms, 62_000);
+    v["leaseMs"] = json!(3000);
+    assert_eq!(config(v).unwrap().spool.retry.lease_ms, 3_000);
+}
+
+#[test]
 fn script_policy_client_and_impersonation() {
     let mut v = base();
     v["policy"] = json!("Set-CsImConfiguration -EnableOfflineIM $False");
@@ -44,6 +53,7 @@ fn bad_config_is_rejected_with_the_field_named() {
         (json!({ "requestTimeoutMs": 10 }), "requestTimeoutMs"),
         (json!({ "serverVersion": "Exchange2099" }), "serverVersion"),
         (json!({ "dbName": " " }), "dbName"),
+        (json!({ "requestTimeoutMs": 5000, "leaseMs": 5000 }), "leaseMs"),
         (json!({ "sender": { "displayName": "x" } }), "sender.emailAddress"),
     ];
     for (patch, field) in cases {
