@@ -143,3 +143,36 @@ async fn idb_inserts_fail_together_when_their_transaction_aborts() {
     // The store is usable afterwards.
     assert!(store.insert(&records[0]).await.unwrap());
 }
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+export function holdOldConnection(name) {
+  // An old tab: version 1, and no `versionchange` handler, so it never lets go.
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => req.result.createObjectStore("messages", { keyPath: "id" });
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = holdOldConnection)]
+    fn hold_old_connection(name: &str) -> js_sys::Promise;
+}
+
+/// An upgrade that an old tab blocks is reported as DatabaseBlocked instead of hanging; a
+/// connection of ours gives way (it closes on `versionchange`), so the upgrade goes through.
+#[wasm_bindgen_test]
+async fn idb_blocked_upgrade_is_reported_not_hung() {
+    let name = unique("blocked");
+    let old = wasm_bindgen_futures::JsFuture::from(hold_old_connection(&name)).await.unwrap();
+    let e = IdbStore::open_with_version(&name, 2).await.err().expect("blocked");
+    assert_eq!(e.code(), "DatabaseBlocked");
+    web_sys::IdbDatabase::from(old).close();
+
+    let name = unique("upgrade");
+    let ours = IdbStore::open(&name).await.unwrap();
+    let newer = IdbStore::open_with_version(&name, 2).await.expect("our old connection gives way");
+    use offline_im::spool::SpoolStore;
+    assert!(newer.all().await.unwrap().is_empty());
+    assert!(ours.all().await.is_err(), "the old connection was closed");
+}

@@ -106,12 +106,18 @@ impl IdbStore {
     /// Opens (creating or upgrading) the database. Errors: [`Error::DatabaseBlocked`] when an
     /// older connection in another tab does not close; [`Error::Storage`] otherwise.
     pub async fn open(name: &str) -> Result<IdbStore> {
+        Self::open_with_version(name, DB_VERSION).await
+    }
+
+    /// [`IdbStore::open`] at an explicit schema version (≥ 1): what a later release that changes
+    /// the schema does, and how tests provoke an upgrade. Errors as for `open`.
+    pub async fn open_with_version(name: &str, version: u32) -> Result<IdbStore> {
         let factory: IdbFactory = Reflect::get(&js_sys::global(), &"indexedDB".into())
             .ok()
             .filter(|f| !f.is_undefined() && !f.is_null())
             .ok_or_else(|| Error::Storage { name: "NotSupportedError".into(), message: "IndexedDB is not available here".into() })?
             .unchecked_into();
-        let open: IdbOpenDbRequest = factory.open_with_u32(name, DB_VERSION).map_err(|e| storage_error(&e))?;
+        let open: IdbOpenDbRequest = factory.open_with_u32(name, version.max(1)).map_err(|e| storage_error(&e))?;
         let upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |ev: web_sys::IdbVersionChangeEvent| {
             let Some(target) = ev.target() else { return };
             let req: IdbOpenDbRequest = target.unchecked_into();
