@@ -114,3 +114,14 @@ impl Error {
 
 /// Result alias for the core.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// A value from the caller as error messages show it: quoted like `{:?}`, and cut to 60
+/// characters (with the total size) so that a huge input does not come back in the error.
+pub fn shown(value: &str) -> String {
+    const MAX: usize = 60;
+    if value.chars().count() <= MAX {
+        return format!("{value:?}");
+    }
+    let head: String = value.chars().take(MAX).collect();
+    format!("{head:?}… ({} bytes)", value.len())
+}

@@ -2,7 +2,7 @@
 //! The wasm shell (`wasm::messenger`) adds IndexedDB, fetch, timers and Web Locks.
 
 use crate::address;
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::ews::soap::server_version;
 use crate::ews::{EnvelopeOptions, MailboxAddress};
 use crate::policy::{evaluate, parse_policy_script, ClientInfo, Delivery, PolicyDecision, PolicyInput, PolicySnapshot, Presence, RecipientContext, SenderContext};
@@ -101,7 +101,7 @@ impl MessengerConfig {
     pub fn resolve(self, owner: &str) -> Result<Resolved> {
         let url = self.ews_url.trim();
         if url.is_empty() || url.chars().any(char::is_whitespace) || !(url.starts_with('/') || url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error::InvalidConfig { field: "ewsUrl", reason: format!("{url:?} is not a path (/EWS/Exchange.asmx) or an http(s) URL") });
+            return Err(Error::InvalidConfig { field: "ewsUrl", reason: format!("{} is not a path (/EWS/Exchange.asmx) or an http(s) URL", shown(url)) });
         }
         let mut sender = self.sender;
         let email = sender.email_address.as_deref().ok_or_else(|| Error::InvalidConfig { field: "sender.emailAddress", reason: "is required".into() })?;
@@ -118,7 +118,7 @@ impl MessengerConfig {
         };
         server_version(self.server_version.as_deref()).map_err(|_| Error::InvalidConfig {
             field: "serverVersion",
-            reason: format!("{:?} is not an EWS RequestServerVersion", self.server_version.as_deref().unwrap_or_default()),
+            reason: format!("{} is not an EWS RequestServerVersion", shown(self.server_version.as_deref().unwrap_or_default())),
         })?;
         let defaults = RetryPolicy::default();
         let request_timeout_ms = range("requestTimeoutMs", self.request_timeout_ms, 30_000, 1_000, 300_000)?;

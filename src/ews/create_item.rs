@@ -10,7 +10,7 @@ use super::soap::{envelope, text_element, Header, XmlWriter};
 use super::text::{html_body, subject_from, xml_safe};
 use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 use crate::address;
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::item_class;
 use quick_xml::events::BytesText;
 use serde::{Deserialize, Serialize};
@@ -105,7 +105,7 @@ fn check_name(field: &'static str, name: &str) -> Result<()> {
 /// Validates the item class: non-empty, ≤ 255 characters, no whitespace or controls.
 fn check_item_class(class: &str) -> Result<()> {
     if class.is_empty() || class.len() > 255 || class.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::InvalidInput { field: "itemClass", reason: format!("{class:?} is not a message class such as IPM.Note") });
+        return Err(Error::InvalidInput { field: "itemClass", reason: format!("{} is not a message class such as IPM.Note", shown(&class)) });
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use super::soap::{envelope, text_element, Header, XmlWriter};
 use super::text::{html_body, subject_from, xml_safe};
 use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 use crate::address;
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::item_class::{MISSED_CONVERSATION, SEED_MISSED_CONVERSATION};
 use std::io;
 
@@ -72,7 +72,7 @@ fn shape(w: &mut XmlWriter, with_body: bool) -> io::Result<()> {
 /// `PAGE_SIZE` from `offset`.
 pub fn find_missed_envelope(folder: &str, offset: usize, header: &Header) -> Result<Envelope> {
     if !MISSED_FOLDERS.contains(&folder) {
-        return Err(Error::InvalidInput { field: "folder", reason: format!("{folder:?} is not inbox or conversationhistory") });
+        return Err(Error::InvalidInput { field: "folder", reason: format!("{} is not inbox or conversationhistory", shown(folder)) });
     }
     let xml = envelope(header, |w| {
         w.create_element("m:FindItem").with_attribute(("Traversal", "Shallow")).write_inner_content(|w| {
@@ -110,7 +110,7 @@ fn check_ids(ids: &[String]) -> Result<()> {
         return Err(Error::InvalidInput { field: "ids", reason: format!("{} item ids; 1 to {PAGE_SIZE} per request", ids.len()) });
     }
     if let Some(bad) = ids.iter().find(|i| i.is_empty() || i.len() > 512 || i.chars().any(char::is_control)) {
-        return Err(Error::InvalidInput { field: "ids", reason: format!("{bad:?} is not an EWS item id") });
+        return Err(Error::InvalidInput { field: "ids", reason: format!("{} is not an EWS item id", shown(bad)) });
     }
     Ok(())
 }

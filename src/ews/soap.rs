@@ -1,7 +1,7 @@
 //! The SOAP 1.1 envelope shared by every EWS request we write.
 
 use super::{NS_MESSAGES, NS_SOAP, NS_TYPES};
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 use std::io;
@@ -32,7 +32,7 @@ pub fn server_version(v: Option<&str>) -> Result<&'static str> {
     let v = v.unwrap_or(DEFAULT_SERVER_VERSION);
     SERVER_VERSIONS.iter().copied().find(|s| *s == v).ok_or_else(|| Error::InvalidInput {
         field: "serverVersion",
-        reason: format!("{v:?} is not an EWS RequestServerVersion (one of {})", SERVER_VERSIONS.join(", ")),
+        reason: format!("{} is not an EWS RequestServerVersion (one of {})", shown(v), SERVER_VERSIONS.join(", ")),
     })
 }
 

@@ -16,7 +16,7 @@ use super::client_build::{ClientBuild, MIN_BUILD, MIN_BUILD_ON_PREMISES};
 use super::model::{ClientPolicy, ImConfiguration, PolicySnapshot};
 use super::scope::{PolicyKind, Scope};
 use crate::address::{domain_of, strip_sip};
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use crate::item_class;
 use serde::{Deserialize, Serialize};
 
@@ -209,7 +209,7 @@ fn effective_client_policy(policy: &PolicySnapshot, sender: &SenderContext, site
     if let Some(name) = grant.and_then(|g| g.policy_name.as_deref()) {
         let tag = match Scope::parse(name, PolicyKind::ClientPolicy)? {
             t @ Scope::Tag(_) => t,
-            other => return Err(Error::InvalidPolicy(format!("policyName {name:?} is {other}, not a Tag policy"))),
+            other => return Err(Error::InvalidPolicy(format!("policyName {} is {other}, not a Tag policy", shown(name)))),
         };
         let (scope, p) = find(&all, &tag).ok_or_else(|| Error::InvalidPolicy(format!("granted client policy {tag} does not exist")))?;
         return Ok((scope, p.enable_im_auto_archiving.unwrap_or(true)));

@@ -5,7 +5,7 @@
 //! policies a bare name (`New-CsClientPolicy -Identity OfflineIM`) is a Tag policy, as in the seed
 //! "Turn on or off Offline Messages for admins".
 
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 use std::fmt;
 
 /// Which policy objects a scope may hold.
@@ -39,7 +39,7 @@ impl Scope {
             None => (None, identity),
         };
         if name.is_empty() {
-            return Err(Error::InvalidPolicy(format!("identity {identity:?} has no name")));
+            return Err(Error::InvalidPolicy(format!("identity {} has no name", shown(identity))));
         }
         match (prefix, kind) {
             (Some(p), _) if p.eq_ignore_ascii_case("site") => Ok(Scope::Site(name.to_string())),
@@ -48,10 +48,10 @@ impl Scope {
             }
             (None, PolicyKind::ClientPolicy) => Ok(Scope::Tag(name.to_string())),
             (None, PolicyKind::ImConfiguration) => Err(Error::InvalidPolicy(format!(
-                "ImConfiguration identity {identity:?}: use Global or Site:<name>"
+                "ImConfiguration identity {}: use Global or Site:<name>", shown(identity)
             ))),
             (Some(p), _) => Err(Error::InvalidPolicy(format!(
-                "identity {identity:?}: unknown scope {p:?} (expected Global, Site:<name>{})",
+                "identity {}: unknown scope {} (expected Global, Site:<name>{})", shown(identity), shown(p),
                 if kind == PolicyKind::ClientPolicy { " or Tag:<name>" } else { "" }
             ))),
         }

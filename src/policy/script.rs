@@ -15,7 +15,7 @@
 use super::model::{ClientPolicy, ClientPolicyGrant, ImConfiguration, PolicySnapshot};
 use super::scope::{PolicyKind, Scope};
 use super::script_lex::{statements, Tok, Token};
-use crate::error::{Error, Result};
+use crate::error::{shown, Error, Result};
 
 const SESSION_CMDLETS: [&str; 3] = ["Import-Module", "Connect-MicrosoftTeams", "Disconnect-MicrosoftTeams"];
 const VERBS: [&str; 5] = ["Get", "Set", "New", "Remove", "Grant"];
@@ -88,7 +88,7 @@ fn run(state: &mut PolicySnapshot, st: &[Token]) -> Result<()> {
         return Ok(());
     }
     if let Some(Token { tok: Tok::Param { name: p, .. }, .. }) = st.get(1) {
-        if VERBS.iter().any(|v| v.eq_ignore_ascii_case(name)) && p.len() > 2 && p[..2].eq_ignore_ascii_case("cs") {
+        if VERBS.iter().any(|v| v.eq_ignore_ascii_case(name)) && p.len() > 2 && p.get(..2).is_some_and(|c| c.eq_ignore_ascii_case("cs")) {
             return Err(hinted(&st[1], format!("`{name}` is not a cmdlet"), format!("remove the space: `{name}-{p}` (the seed's text has a stray space here)")));
         }
     }
@@ -147,7 +147,7 @@ fn run(state: &mut PolicySnapshot, st: &[Token]) -> Result<()> {
             } else {
                 let tag = match Scope::parse(&policy.value, PolicyKind::ClientPolicy) {
                     Ok(Scope::Tag(t)) => t,
-                    _ => return Err(at(policy.token, format!("-PolicyName {:?} is not a Tag policy name", policy.value))),
+                    _ => return Err(at(policy.token, format!("-PolicyName {} is not a Tag policy name", shown(&policy.value)))),
                 };
                 let exists = state.client_policies.iter().any(|c| matches!(Scope::parse(&c.identity, PolicyKind::ClientPolicy), Ok(Scope::Tag(t)) if t.eq_ignore_ascii_case(&tag)));
                 if !exists {
@@ -163,7 +163,9 @@ fn run(state: &mut PolicySnapshot, st: &[Token]) -> Result<()> {
 }
 
 fn is_get(word: &str) -> bool {
-    word.len() > 4 && word[..4].eq_ignore_ascii_case("get-")
+    // `get(..4)`, not `[..4]`: the fourth byte may fall inside a character (found by
+    // tests/hostile.rs; slicing there panicked).
+    word.len() > 4 && word.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("get-"))
 }
 
 fn same_tag(policy_name: &str, tag: &str) -> bool {
@@ -186,7 +188,7 @@ fn boolean(a: &Arg) -> Result<Option<bool>> {
         (false, "$true" | "1") => Ok(Some(true)),
         (false, "$false" | "0") => Ok(Some(false)),
         (false, "$null") => Ok(None),
-        _ => Err(hinted(a.token, format!("expected a boolean, got {:?}", a.value), "PowerShell writes booleans as $True and $False")),
+        _ => Err(hinted(a.token, format!("expected a boolean, got {}", shown(&a.value)), "PowerShell writes booleans as $True and $False")),
     }
 }
 
@@ -229,7 +231,7 @@ fn bind<'a>(cmdlet: &str, params: &[&str], toks: &'a [Token]) -> Result<Vec<(&'s
             }
             Tok::Word(v) | Tok::Quoted(v) => {
                 let Some(p) = positions.get(positional).copied() else {
-                    return Err(at(t, format!("unexpected argument {v:?} for {cmdlet}")));
+                    return Err(at(t, format!("unexpected argument {} for {cmdlet}", shown(v))));
                 };
                 positional += 1;
                 (p, Arg { value: v.clone(), quoted: matches!(t.tok, Tok::Quoted(_)), token: t })
