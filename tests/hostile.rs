@@ -5,6 +5,7 @@
 //!
 //! Case counts: `PROPTEST_CASES` (default below per target). Long run, for example:
 //! `PROPTEST_CASES=200000 cargo test --release --test hostile`.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 
