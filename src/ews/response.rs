@@ -82,15 +82,47 @@ struct Reply {
     back_off_ms: Option<u64>,
 }
 
-fn local(name: &str) -> String {
-    name.to_string()
+/// The elements the reader acts on; everything else is `Other`. Only the captured ones (see
+/// [`Tag::captures`]) have their text collected, so most of a reply costs no allocation.
+#[derive(Clone, Copy, PartialEq)]
+enum Tag {
+    Envelope,
+    Fault,
+    /// `m:*ResponseMessage`.
+    ResponseMessage,
+    /// `m:ResponseCode` / `m:MessageText`.
+    MessageCode,
+    MessageText,
+    /// `e:ResponseCode` / `e:Message` (fault detail).
+    FaultDetailCode,
+    FaultDetailMessage,
+    /// `t:Value Name="BackOffMilliseconds"`.
+    BackOff,
+    /// Unqualified `faultcode` / `faultstring`.
+    FaultCode,
+    FaultString,
+    Other,
+}
+
+impl Tag {
+    fn captures(self) -> bool {
+        !matches!(self, Tag::Envelope | Tag::Fault | Tag::ResponseMessage | Tag::Other)
+    }
+}
+
+fn attribute(e: &quick_xml::events::BytesStart, key: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == key)
+        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+        .map(|v| v.into_owned())
 }
 
 fn read(body: &str) -> Option<Reply> {
     let mut reader = NsReader::from_str(body);
     let mut reply = Reply::default();
-    // (namespace, local name, Name attribute) of the open elements.
-    let mut stack: Vec<(Ns, String, Option<String>)> = Vec::new();
+    let mut stack: Vec<Tag> = Vec::with_capacity(16);
+    let mut faults_open = 0usize;
     let mut text = String::new();
     let mut in_error_message = false;
     loop {
@@ -102,25 +134,44 @@ fn read(body: &str) -> Option<Reply> {
             ResolveResult::Bound(n) if n.0 == NS_ERRORS => Ns::Errors,
             _ => Ns::Other,
         };
+        let capturing = stack.last().is_some_and(|t| t.captures());
         match event {
             Event::Start(e) | Event::Empty(e) if stack.is_empty() && !(ns == Ns::Soap && e.local_name().as_ref() == "Envelope") => return None,
             Event::Start(e) => {
-                let name = local(e.local_name().as_ref());
-                let attr = |key: &str| {
-                    e.attributes().flatten().find(|a| a.key.as_ref() == key).and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok()).map(|v| v.into_owned())
+                let name = e.local_name();
+                let name = name.as_ref();
+                let tag = match (ns, name) {
+                    (Ns::Soap, "Envelope") => Tag::Envelope,
+                    (Ns::Soap, "Fault") => Tag::Fault,
+                    (Ns::Messages, n) if n.ends_with("ResponseMessage") => Tag::ResponseMessage,
+                    (Ns::Messages, "ResponseCode") => Tag::MessageCode,
+                    (Ns::Messages, "MessageText") => Tag::MessageText,
+                    (Ns::Errors, "ResponseCode") => Tag::FaultDetailCode,
+                    (Ns::Errors, "Message") => Tag::FaultDetailMessage,
+                    (Ns::Types, "Value") if attribute(&e, "Name").as_deref() == Some("BackOffMilliseconds") => Tag::BackOff,
+                    (Ns::Other, "faultcode") => Tag::FaultCode,
+                    (Ns::Other, "faultstring") => Tag::FaultString,
+                    _ => Tag::Other,
                 };
-                if ns == Ns::Messages && name.ends_with("ResponseMessage") {
-                    reply.response_classes.push(attr("ResponseClass").unwrap_or_default());
-                    in_error_message = reply.response_classes.last().is_some_and(|c| c == "Error");
+                match tag {
+                    Tag::ResponseMessage => {
+                        let class = attribute(&e, "ResponseClass").unwrap_or_default();
+                        in_error_message = class == "Error";
+                        reply.response_classes.push(class);
+                    }
+                    Tag::Envelope => reply.envelope = true,
+                    Tag::Fault => {
+                        reply.fault = true;
+                        faults_open += 1;
+                    }
+                    _ => {}
                 }
-                reply.envelope |= ns == Ns::Soap && name == "Envelope";
-                reply.fault |= ns == Ns::Soap && name == "Fault";
-                stack.push((ns, name, attr("Name")));
+                stack.push(tag);
                 text.clear();
             }
-            Event::Text(t) => text.push_str(&t.xml10_content()),
-            Event::CData(t) => text.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) => match r.resolve_char_ref() {
+            Event::Text(t) if capturing => text.push_str(&t.xml10_content()),
+            Event::CData(t) if capturing => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if capturing => match r.resolve_char_ref() {
                 Ok(Some(c)) => text.push(c),
                 _ => text.push_str(match r.xml10_content().as_ref() {
                     "lt" => "<",
@@ -132,18 +183,21 @@ fn read(body: &str) -> Option<Reply> {
                 }),
             },
             Event::End(_) => {
-                let (ns, name, name_attr) = stack.pop()?;
-                let value = text.trim().to_string();
-                let in_fault = reply.fault && stack.iter().any(|(n, l, _)| *n == Ns::Soap && l == "Fault");
-                match (ns, name.as_str()) {
-                    (Ns::Messages, "ResponseCode") if in_error_message && reply.error_code.is_none() => reply.error_code = Some(value),
-                    (Ns::Messages, "MessageText") if in_error_message && reply.error_text.is_none() => reply.error_text = Some(value),
-                    (Ns::Errors, "ResponseCode") if in_fault => reply.error_code = Some(value),
-                    (Ns::Errors, "Message") if in_fault => reply.error_text = Some(value),
-                    (Ns::Types, "Value") if name_attr.as_deref() == Some("BackOffMilliseconds") => reply.back_off_ms = value.parse().ok(),
-                    (Ns::Other, "faultcode") if in_fault => reply.fault_code = Some(value),
-                    (Ns::Other, "faultstring") if in_fault => reply.fault_string = Some(value),
-                    (Ns::Messages, n) if n.ends_with("ResponseMessage") => in_error_message = false,
+                let tag = stack.pop()?;
+                if tag == Tag::Fault {
+                    faults_open -= 1;
+                }
+                let in_fault = faults_open > 0;
+                let value = || text.trim().to_string();
+                match tag {
+                    Tag::MessageCode if in_error_message && reply.error_code.is_none() => reply.error_code = Some(value()),
+                    Tag::MessageText if in_error_message && reply.error_text.is_none() => reply.error_text = Some(value()),
+                    Tag::FaultDetailCode if in_fault => reply.error_code = Some(value()),
+                    Tag::FaultDetailMessage if in_fault => reply.error_text = Some(value()),
+                    Tag::BackOff => reply.back_off_ms = text.trim().parse().ok(),
+                    Tag::FaultCode if in_fault => reply.fault_code = Some(value()),
+                    Tag::FaultString if in_fault => reply.fault_string = Some(value()),
+                    Tag::ResponseMessage => in_error_message = false,
                     _ => {}
                 }
                 text.clear();
