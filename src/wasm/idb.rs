@@ -1,14 +1,14 @@
 //! The spool in IndexedDB (MDN "Using IndexedDB"): database `dbName` (default `offline-im`),
 //! version 1, object store `messages` keyed by `id`, indexes `state` and `nextAttemptAt`.
 //! Writes use durability "strict" and resolve only after their transaction's `complete` event,
-//! so an accepted message is on disk. Inserts are group-committed: inserts issued while an insert
-//! transaction is still active (for example many `send` calls in one tick) share it, and every
-//! one of them resolves only after that shared transaction has completed; if it aborts
-//! (QuotaExceededError), every insert in it fails with that error and none was accepted.
+//! so an accepted message is on disk. Inserts are group-committed: inserts issued in the same tick
+//! (for example many `send` calls at once) are collected as one JSON array and added in one
+//! transaction, and every one of them resolves only after that transaction has completed; if it
+//! aborts (QuotaExceededError), every insert in it fails with that error and none was accepted.
 
 use crate::error::{Error, Result};
 use crate::spool::{SpoolRecord, SpoolStore};
-use futures_util::future::{FutureExt, Shared};
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use js_sys::{Array, Function, Promise, Reflect};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -47,6 +47,30 @@ export function requestPromise(req) {
     req.onerror = () => reject(req.error);
   });
 }
+export function addAll(db, storeName, json) {
+  const tx = db.transaction(storeName, "readwrite", { durability: "strict" });
+  const store = tx.objectStore(storeName);
+  const existing = [];
+  try {
+    JSON.parse(json).forEach((record, i) => {
+      const req = store.add(record);
+      // A key that exists fails only its own request (prevented, so the others commit).
+      req.onerror = (event) => {
+        if (req.error && req.error.name === "ConstraintError") {
+          event.preventDefault();
+          existing.push(i);
+        }
+      };
+    });
+  } catch (e) {
+    tx.abort();
+    throw e;
+  }
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve(existing);
+    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
+  });
+}
 export function transactionPromise(tx) {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
@@ -58,6 +82,10 @@ extern "C" {
     fn request_promise(req: &IdbRequest) -> Promise;
     #[wasm_bindgen(js_name = transactionPromise)]
     fn transaction_promise(tx: &IdbTransaction) -> Promise;
+    /// Adds every record of the JSON array in one strict-durability transaction. Resolves, when
+    /// it has committed, to the indexes of the records whose key existed; rejects when it aborts.
+    #[wasm_bindgen(js_name = addAll, catch)]
+    fn add_all(db: &IdbDatabase, store: &str, json: &str) -> std::result::Result<Promise, JsValue>;
 }
 
 /// Resolves with `request.result` on success, rejects with `request.error`.
@@ -81,25 +109,22 @@ fn from_js(value: JsValue) -> Result<SpoolRecord> {
     serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))
 }
 
-/// An insert transaction that later inserts join while it is still active. Per insert it costs
-/// one `add` request: no success handler, one shared error handler, one shared completion.
-struct Batch {
-    store: IdbObjectStore,
-    /// The transaction's completion, awaited by every insert in it.
-    done: Shared<JsFuture>,
-    /// Requests whose key already existed (ConstraintError, prevented so the others commit).
-    existing: Rc<RefCell<Vec<JsValue>>>,
-    on_error: Closure<dyn FnMut(web_sys::Event)>,
-}
+/// The commit of one group of inserts: the indexes (in the group) of records whose key existed.
+type Committed = Shared<LocalBoxFuture<'static, std::result::Result<JsValue, JsValue>>>;
 
-type OpenBatch = Option<Rc<Batch>>;
+/// Inserts of the current tick, waiting for their shared transaction: a JSON array being built.
+struct Group {
+    json: String,
+    count: u32,
+    committed: Committed,
+}
 
 /// The IndexedDB spool store.
 #[derive(Clone)]
 pub struct IdbStore {
     db: IdbDatabase,
     name: String,
-    batch: Rc<RefCell<OpenBatch>>,
+    group: Rc<RefCell<Option<Group>>>,
 }
 
 impl IdbStore {
@@ -156,7 +181,7 @@ impl IdbStore {
         let on_version_change = Closure::<dyn FnMut()>::new(move || closing.close());
         db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
         on_version_change.forget();
-        Ok(IdbStore { db, name: name.to_string(), batch: Default::default() })
+        Ok(IdbStore { db, name: name.to_string(), group: Default::default() })
     }
 
     /// The database name.
@@ -185,33 +210,29 @@ impl IdbStore {
         Ok((tx, store))
     }
 
-    /// Issues `add(value)` on the open insert transaction if it is still active, else on a new one
-    /// (which becomes the open one). Returns the request and its batch.
-    fn batched_add(&self, value: &JsValue) -> Result<(JsValue, Rc<Batch>)> {
-        let open = self.batch.borrow().clone();
-        if let Some(batch) = open {
-            // Throws TransactionInactiveError once the transaction left its task: start a new one.
-            if let Ok(req) = batch.store.add(value) {
-                req.set_onerror(Some(batch.on_error.as_ref().unchecked_ref()));
-                return Ok((req.into(), batch));
-            }
-        }
-        let (tx, store) = self.tx(true)?;
-        let existing: Rc<RefCell<Vec<JsValue>>> = Rc::default();
-        let seen = existing.clone();
-        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |ev: web_sys::Event| {
-            let Some(req) = ev.target() else { return };
-            let req: IdbRequest = req.unchecked_into();
-            if req.error().ok().flatten().is_some_and(|e| e.name() == "ConstraintError") {
-                ev.prevent_default();
-                seen.borrow_mut().push(req.into());
-            }
+    /// Appends `record` to this tick's group of inserts (starting one if there is none) and
+    /// returns its index in the group and the group's commit. The group is written in a microtask,
+    /// after every insert issued in the same tick has joined it.
+    fn join_group(&self, record: &SpoolRecord) -> Result<(u32, Committed)> {
+        let text = serde_json::to_string(record).map_err(|e| Error::Storage { name: "DataError".into(), message: e.to_string() })?;
+        let mut slot = self.group.borrow_mut();
+        let group = slot.get_or_insert_with(|| {
+            let (db, open) = (self.db.clone(), self.group.clone());
+            let committed = async move {
+                JsFuture::from(Promise::resolve(&JsValue::UNDEFINED)).await?;
+                let group = open.borrow_mut().take();
+                let Some(Group { mut json, .. }) = group else { return Ok(Array::new().into()) };
+                json.push(']');
+                JsFuture::from(add_all(&db, STORE, &json)?).await
+            };
+            Group { json: String::from("["), count: 0, committed: committed.boxed_local().shared() }
         });
-        let batch = Rc::new(Batch { store, done: completion(&tx).shared(), existing, on_error });
-        let req = batch.store.add(value).map_err(|e| storage_error(&e))?;
-        req.set_onerror(Some(batch.on_error.as_ref().unchecked_ref()));
-        *self.batch.borrow_mut() = Some(batch.clone());
-        Ok((req.into(), batch))
+        if group.count > 0 {
+            group.json.push(',');
+        }
+        group.json.push_str(&text);
+        group.count += 1;
+        Ok((group.count - 1, group.committed.clone()))
     }
 }
 
@@ -223,12 +244,11 @@ impl SpoolStore for IdbStore {
     }
 
     async fn insert(&self, record: &SpoolRecord) -> Result<bool> {
-        let (req, batch) = self.batched_add(&to_js(record)?)?;
+        let (index, committed) = self.join_group(record)?;
         // When the transaction aborts (QuotaExceededError, …) every insert in it failed with
         // that error; when it commits, each was added unless its key existed.
-        batch.done.clone().await.map_err(|e| storage_error(&e))?;
-        let existed = batch.existing.borrow().iter().any(|r| *r == req);
-        Ok(!existed)
+        let existing: Array = committed.await.map_err(|e| storage_error(&e))?.unchecked_into();
+        Ok(!existing.includes(&JsValue::from(index), 0))
     }
 
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>> {

@@ -40,7 +40,7 @@ try {
     process.exit(0);
   }
   const envelope = await step("envelope", { n: N });
-  const enqueue = await step("enqueue", { n: N, reps: 3 });
+  const enqueue = await step("enqueue", { n: N, reps: 5 });
   const flush = await step("flush", { n: N });
   const firstSend = await step("firstSend", { reps: 10 });
   const ours = { wasm: size("pkg/offline_im_bg.wasm"), js: size("pkg/offline_im.js") };
