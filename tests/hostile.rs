@@ -3,8 +3,9 @@
 //! schema-valid envelope or a clear error. `cargo fuzz` needs nightly; these run on stable in
 //! every `cargo test`.
 //!
-//! Case counts: `PROPTEST_CASES` (default below per target). Long run, for example:
-//! `PROPTEST_CASES=200000 cargo test --release --test hostile`.
+//! Case counts: `PROPTEST_CASES` for the in-process targets and `PROPTEST_XMLLINT_CASES` for the
+//! envelope target, which starts xmllint once per case (defaults below per target). Long run,
+//! for example: `PROPTEST_CASES=200000 PROPTEST_XMLLINT_CASES=2000 cargo test --release --test hostile`.
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
@@ -17,12 +18,13 @@ use offline_im::policy::{evaluate, parse_policy_script, PolicyInput, PolicySnaps
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+fn cases(var: &str, default: u32) -> u32 {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-fn run<S: Strategy>(name: &str, default_cases: u32, strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
-    let n = cases(default_cases);
+/// Runs `test` on `cases` values of `strategy`; `cases` is (environment variable, default).
+fn run<S: Strategy>(name: &str, cases_from: (&str, u32), strategy: S, test: impl Fn(S::Value) -> Result<(), TestCaseError>) {
+    let n = cases(cases_from.0, cases_from.1);
     let mut runner = TestRunner::new(Config { cases: n, failure_persistence: None, ..Config::default() });
     if let Err(e) = runner.run(&strategy, test) {
         panic!("{name}: {e}");
@@ -64,7 +66,7 @@ fn ews_response_parser_never_panics_and_never_invents_a_delivery() {
     let fixtures = fixtures();
     let n = fixtures.len();
     let strategy = (0u16..1000, 0..n, prop::collection::vec((any::<usize>(), any::<u8>(), any::<u8>()), 0..12), "\\PC{0,200}", any::<bool>());
-    run("ews response parser", 3000, strategy, |(status, which, edits, junk, use_junk)| {
+    run("ews response parser", ("PROPTEST_CASES", 3000), strategy, |(status, which, edits, junk, use_junk)| {
         let body = if use_junk { junk } else { mutate(&fixtures[which], &edits) };
         let outcome = parse_ews_response(status, &body);
         match &outcome {
@@ -92,7 +94,7 @@ const WORDS: &[&str] = &[
 fn policy_script_reader_never_panics_and_points_inside_the_text() {
     let soup = prop::collection::vec(prop::sample::select(WORDS), 0..40).prop_map(|w| w.join(" "));
     let strategy = prop_oneof![soup, "\\PC{0,300}", ".{0,100}"];
-    run("policy script reader", 3000, strategy, |text| {
+    run("policy script reader", ("PROPTEST_CASES", 3000), strategy, |text| {
         match parse_policy_script(&text) {
             Ok(snapshot) => {
                 // Whatever it read must be usable.
@@ -141,7 +143,7 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
 
 #[test]
 fn policy_json_never_panics() {
-    run("policy JSON", 3000, json_value(), |value| {
+    run("policy JSON", ("PROPTEST_CASES", 3000), json_value(), |value| {
         let text = value.to_string();
         if let Ok(snapshot) = serde_json::from_str::<PolicySnapshot>(&text) {
             match evaluate(&input(snapshot)) {
@@ -165,7 +167,7 @@ fn hostile_text() -> impl Strategy<Value = String> {
 #[test]
 fn every_text_field_gives_a_schema_valid_envelope_or_a_clear_error() {
     let strategy = (hostile_text(), hostile_text(), hostile_text(), hostile_text(), hostile_text());
-    run("envelopes with hostile text (xmllint)", 40, strategy, |(text, subject, name, id, conversation)| {
+    run("envelopes with hostile text (xmllint)", ("PROPTEST_XMLLINT_CASES", 40), strategy, |(text, subject, name, id, conversation)| {
         let m = OfflineMessage {
             id: id.clone(),
             conversation_id: Some(conversation.clone()),
