@@ -105,7 +105,7 @@ fn check_name(field: &'static str, name: &str) -> Result<()> {
 /// Validates the item class: non-empty, ≤ 255 characters, no whitespace or controls.
 fn check_item_class(class: &str) -> Result<()> {
     if class.is_empty() || class.len() > 255 || class.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::InvalidInput { field: "itemClass", reason: format!("{} is not a message class such as IPM.Note", shown(&class)) });
+        return Err(Error::InvalidInput { field: "itemClass", reason: format!("{} is not a message class such as IPM.Note", shown(class)) });
     }
     Ok(())
 }

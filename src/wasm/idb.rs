@@ -105,7 +105,7 @@ fn to_js(record: &SpoolRecord) -> Result<JsValue> {
 
 fn from_js(value: JsValue) -> Result<SpoolRecord> {
     let unreadable = |why: String| Error::Storage { name: "DataError".into(), message: ["unreadable spool record: ", &why].concat() };
-    let text = js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()).ok_or_else(|| unreadable("not JSON".into()))?;
+    let text = super::stringify(&value).ok_or_else(|| unreadable("not JSON".into()))?;
     serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))
 }
 
@@ -214,14 +214,17 @@ impl IdbStore {
     /// returns its index in the group and the group's commit. The group is written in a microtask,
     /// after every insert issued in the same tick has joined it.
     fn join_group(&self, record: &SpoolRecord) -> Result<(u32, Committed)> {
-        let text = serde_json::to_string(record).map_err(|e| Error::Storage { name: "DataError".into(), message: e.to_string() })?;
+        let text = super::json_text(record)?;
         let mut slot = self.group.borrow_mut();
         let group = slot.get_or_insert_with(|| {
-            let (db, open) = (self.db.clone(), self.group.clone());
+            // Weak: the group holds this future, so a strong reference would be a cycle.
+            let (db, open) = (self.db.clone(), Rc::downgrade(&self.group));
             let committed = async move {
                 JsFuture::from(Promise::resolve(&JsValue::UNDEFINED)).await?;
-                let group = open.borrow_mut().take();
-                let Some(Group { mut json, .. }) = group else { return Ok(Array::new().into()) };
+                let group = open.upgrade().and_then(|slot| slot.borrow_mut().take());
+                // Unreachable while an insert awaits this (it borrows the store); never report
+                // records as written that were not.
+                let Some(Group { mut json, .. }) = group else { return Err(JsValue::from_str("the spool store is gone; nothing was written")) };
                 json.push(']');
                 JsFuture::from(add_all(&db, STORE, &json)?).await
             };

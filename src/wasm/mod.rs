@@ -28,8 +28,19 @@ pub(crate) fn from_js<T: DeserializeOwned>(field: &'static str, value: JsValue) 
     if value.is_undefined() || value.is_null() {
         return Err(error::invalid(field, "is required"));
     }
-    let text = js_sys::JSON::stringify(&value).ok().and_then(|s| s.as_string()).ok_or_else(|| error::invalid(field, "is not JSON-serializable"))?;
+    let text = stringify(&value).ok_or_else(|| error::invalid(field, "is not JSON-serializable"))?;
     serde_json::from_str(&text).map_err(|e| error::invalid(field, e))
+}
+
+/// `JSON.stringify(value)` as a Rust string; `None` when the value is not JSON-serializable.
+pub(crate) fn stringify(value: &JsValue) -> Option<String> {
+    js_sys::JSON::stringify(value).ok().and_then(|s| s.as_string())
+}
+
+/// `value` as JSON text (serde_json). Errors: serialization failures (not expected for the
+/// crate's types) as [`crate::Error::Storage`] `DataError`.
+pub(crate) fn json_text<T: Serialize>(value: &T) -> Result<String, crate::Error> {
+    serde_json::to_string(value).map_err(|e| crate::Error::Storage { name: "DataError".into(), message: e.to_string() })
 }
 
 /// Hands a result to JavaScript as a plain object: serde_json, then `JSON.parse`.
@@ -40,8 +51,7 @@ pub(crate) fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
 /// `value` as a plain JavaScript value (serde_json, then `JSON.parse`). Errors: serialization
 /// failures (not expected for the crate's types) as [`crate::Error::Storage`] `DataError`.
 pub(crate) fn json_value<T: Serialize>(value: &T) -> Result<JsValue, crate::Error> {
-    let text = serde_json::to_string(value).map_err(|e| crate::Error::Storage { name: "DataError".into(), message: e.to_string() })?;
-    js_sys::JSON::parse(&text).map_err(|_| crate::Error::Storage { name: "DataError".into(), message: "JSON.parse failed".into() })
+    js_sys::JSON::parse(&json_text(value)?).map_err(|_| crate::Error::Storage { name: "DataError".into(), message: "JSON.parse failed".into() })
 }
 
 fn string_arg(field: &'static str, value: &JsValue) -> Result<String, JsValue> {
@@ -76,7 +86,7 @@ pub fn build_offline_message_envelope(
         Some(o) => from_js("options", o)?,
         None => Default::default(),
     };
-    envelope_to_js(&ews::build_offline_message_envelope(&message, &options).map_err(|e| error::to_js(&e))?)
+    Ok(envelope_to_js(&ews::build_offline_message_envelope(&message, &options).map_err(|e| error::to_js(&e))?))
 }
 
 // Object literals made in JS: one call per result instead of a `Reflect.set` (and a decoded key
@@ -98,8 +108,8 @@ extern "C" {
 
 /// `Envelope` as a JS object: the XML crosses the boundary once, as a string, instead of being
 /// escaped into JSON and parsed again (the hot path of every send).
-pub(crate) fn envelope_to_js(envelope: &ews::Envelope) -> Result<JsValue, JsValue> {
-    Ok(envelope_object(&envelope.xml, &envelope.soap_action, envelope.replaced_characters))
+fn envelope_to_js(envelope: &ews::Envelope) -> JsValue {
+    envelope_object(&envelope.xml, &envelope.soap_action, envelope.replaced_characters)
 }
 
 /// `EwsOutcome` as a JS object; the common `delivered` without a JSON round trip.
