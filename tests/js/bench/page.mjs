@@ -136,44 +136,53 @@ async function recordTemplate() {
 }
 const records = (n) => Array.from({ length: n }, (_, i) => ({ ...template, id: `r-${i}-${Math.random()}`, text: text(i), seq: i }));
 
+// A raw IndexedDB variant: a fresh database with our schema and n records; only `write` is timed.
+async function timedRaw(prefix, n, write) {
+  const name = fresh(prefix); const db = await rawDb(name); const rs = records(n);
+  const t = performance.now();
+  await write(db, rs);
+  const ms = performance.now() - t;
+  db.close(); await dropDb(name);
+  return ms;
+}
+const strict = (db) => db.transaction("messages", "readwrite", { durability: "strict" });
+// One put in its own transaction; resolves when that transaction completed.
+function putAlone(db, r) {
+  const tx = strict(db);
+  tx.objectStore("messages").put(r);
+  return done(tx);
+}
+
+// Ours: a fresh messenger whose transport never answers (nothing leaves the spool); only `sendAll`
+// is timed, and afterwards the spool must hold all n messages.
+const message = (i) => ({ to: TO, text: text(i), conversationId: `c-${i % 10}` });
+async function timedOurs(prefix, n, sendAll) {
+  const dbName = fresh(prefix); const im = await openMessenger(dbName, { transport: stalled });
+  const t = performance.now();
+  await sendAll(im);
+  const ms = performance.now() - t;
+  const pending = (await im.pending()).length;
+  im.close(); await dropDb(dbName);
+  if (pending !== n) throw new Error(`${prefix}: pending ${pending} of ${n}`);
+  return ms;
+}
+
 const enqueueVariants = {
   // The floor: every put in one readwrite transaction (strict durability, as ours).
-  async rawOneTransaction(n) {
-    const name = fresh("raw1"); const db = await rawDb(name); const rs = records(n);
-    const t = performance.now();
-    const tx = db.transaction("messages", "readwrite", { durability: "strict" });
+  rawOneTransaction: (n) => timedRaw("raw1", n, (db, rs) => {
+    const tx = strict(db);
     const store = tx.objectStore("messages");
     for (const r of rs) store.put(r);
-    await done(tx);
-    const ms = performance.now() - t;
-    db.close(); await dropDb(name);
-    return ms;
-  },
+    return done(tx);
+  }),
   // Ours: n concurrent `send` calls (policy, validation, envelope check, durable write each).
-  async oursConcurrent(n) {
-    const dbName = fresh("ours"); const im = await openMessenger(dbName, { transport: stalled });
-    const t = performance.now();
-    const receipts = await Promise.all(Array.from({ length: n }, (_, i) => im.send({ to: TO, text: text(i), conversationId: `c-${i % 10}` })));
-    const ms = performance.now() - t;
+  oursConcurrent: (n) => timedOurs("ours", n, async (im) => {
+    const receipts = await Promise.all(Array.from({ length: n }, (_, i) => im.send(message(i))));
     const queued = receipts.filter((r) => r.state === "queued").length;
-    const pending = (await im.pending()).length;
-    im.close(); await dropDb(dbName);
-    if (queued !== n || pending !== n) throw new Error(`ours queued ${queued}, pending ${pending} of ${n}`);
-    return ms;
-  },
+    if (queued !== n) throw new Error(`ours queued ${queued} of ${n}`);
+  }),
   // One transaction per put, all started at once (what naive concurrent `send`s would do).
-  async rawTransactionPerPut(n) {
-    const name = fresh("rawN"); const db = await rawDb(name); const rs = records(n);
-    const t = performance.now();
-    await Promise.all(rs.map((r) => {
-      const tx = db.transaction("messages", "readwrite", { durability: "strict" });
-      tx.objectStore("messages").put(r);
-      return done(tx);
-    }));
-    const ms = performance.now() - t;
-    db.close(); await dropDb(name);
-    return ms;
-  },
+  rawTransactionPerPut: (n) => timedRaw("rawN", n, (db, rs) => Promise.all(rs.map((r) => putAlone(db, r)))),
   // workbox-background-sync's Queue: pushRequest of the same EWS request (pre-built XML).
   async workboxQueue(n) {
     await dropDb("workbox-background-sync");
@@ -189,29 +198,13 @@ const enqueueVariants = {
     return ms;
   },
   // Ours, one `send` at a time (a user typing): no batching is possible, one transaction each.
-  async oursSequential(n) {
-    const dbName = fresh("oursSeq"); const im = await openMessenger(dbName, { transport: stalled });
-    const t = performance.now();
-    for (let i = 0; i < n; i++) await im.send({ to: TO, text: text(i), conversationId: `c-${i % 10}` });
-    const ms = performance.now() - t;
-    const pending = (await im.pending()).length;
-    im.close(); await dropDb(dbName);
-    if (pending !== n) throw new Error(`ours pending ${pending} of ${n}`);
-    return ms;
-  },
+  oursSequential: (n) => timedOurs("oursSeq", n, async (im) => {
+    for (let i = 0; i < n; i++) await im.send(message(i));
+  }),
   // Raw IndexedDB, one awaited transaction per put: the floor for one-at-a-time sends.
-  async rawSequential(n) {
-    const name = fresh("rawSeq"); const db = await rawDb(name); const rs = records(n);
-    const t = performance.now();
-    for (const r of rs) {
-      const tx = db.transaction("messages", "readwrite", { durability: "strict" });
-      tx.objectStore("messages").put(r);
-      await done(tx);
-    }
-    const ms = performance.now() - t;
-    db.close(); await dropDb(name);
-    return ms;
-  },
+  rawSequential: (n) => timedRaw("rawSeq", n, async (db, rs) => {
+    for (const r of rs) await putAlone(db, r);
+  }),
 };
 
 async function enqueue({ n = 1000, reps = 3 } = {}) {
