@@ -14,7 +14,8 @@ export async function blankPage(context) {
 }
 
 /// Opens `window.im` in `page`: a messenger signed in as `user` (token `<name>-token`), counting
-/// its events in `window.counts`. `extra` is merged into the config (JSON-safe values only).
+/// its events in `window.counts` (and the wall-clock time of each kind's last one in
+/// `window.lastEventAt`). `extra` is merged into the config (JSON-safe values only).
 export async function openMessenger(page, user, extra = {}) {
   await page.evaluate(async ({ user, extra }) => {
     const { default: init, OfflineMessenger } = await import("/pkg/offline_im.js");
@@ -26,7 +27,7 @@ export async function openMessenger(page, user, extra = {}) {
     });
     window.counts = {};
     for (const k of ["queued", "sending", "delivered", "retrying", "failed", "authrequired", "error"]) {
-      window.im.addEventListener(k, () => { window.counts[k] = (window.counts[k] ?? 0) + 1; });
+      window.im.addEventListener(k, () => { window.counts[k] = (window.counts[k] ?? 0) + 1; window.lastEventAt = { ...window.lastEventAt, [k]: Date.now() }; });
     }
   }, { user, extra });
 }
