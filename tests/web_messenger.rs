@@ -53,6 +53,15 @@ export async function waitForEvent(rec, type, id, timeoutMs) {
 }
 
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+// Counts navigator.locks.request calls (the Web Lock each processing round asks for).
+export function countLockRequests() {
+  const c = { n: 0 };
+  const orig = LockManager.prototype.request;
+  LockManager.prototype.request = function (...args) { c.n++; return orig.apply(this, args); };
+  c.restore = () => { LockManager.prototype.request = orig; };
+  return c;
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = fakeEws)]
@@ -61,6 +70,8 @@ extern "C" {
     #[wasm_bindgen(js_name = waitForEvent)]
     fn wait_for_event(rec: &JsValue, kind: &str, id: &str, timeout_ms: u32) -> Promise;
     fn sleep(ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = countLockRequests)]
+    fn count_lock_requests() -> JsValue;
 }
 
 fn get(v: &JsValue, path: &str) -> JsValue {
@@ -219,6 +230,34 @@ async fn two_messengers_on_one_database_deliver_each_message_once() {
     assert_eq!(get(&ews, "requests").as_f64(), Some(10.0));
     a.close();
     b.close();
+}
+
+#[wasm_bindgen_test]
+async fn concurrent_sends_start_one_round_not_one_each() {
+    let ews = fake_ews("ok");
+    let im = open(config(&unique_db("one-round"), &ews, "")).await;
+    JsFuture::from(im.flush()).await.unwrap(); // the round `open` started is over
+    let locks = count_lock_requests();
+    let sends = js_sys::Array::new();
+    for i in 0..50 {
+        sends.push(&im.send(JSON::parse(&offline_to(&format!("r{i}"), &format!("c{}", i % 5), "x")).unwrap()));
+    }
+    JsFuture::from(Promise::all(&sends)).await.unwrap();
+    for _ in 0..200 {
+        let pending: js_sys::Array = JsFuture::from(im.pending()).await.unwrap().unchecked_into();
+        if pending.length() == 0 {
+            break;
+        }
+        JsFuture::from(sleep(10)).await.unwrap();
+    }
+    let rounds = get(&locks, "n").as_f64().unwrap_or(0.0);
+    get(&locks, "restore").unchecked_into::<Function>().call0(&JsValue::NULL).unwrap();
+    for i in 0..50 {
+        assert_eq!(get(&ews, &format!("delivered.r{i}")).as_f64(), Some(1.0), "r{i} delivered once");
+    }
+    // One round for the batch, and at most one more for sends that joined while it ran.
+    assert!((1.0..=2.0).contains(&rounds), "50 concurrent sends asked for the Web Lock {rounds} times");
+    im.close();
 }
 
 #[wasm_bindgen_test]

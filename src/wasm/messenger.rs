@@ -99,20 +99,24 @@ impl Inner {
         JsFuture::from(promise).await.map(drop)
     }
 
-    /// Processes until nothing new arrived meanwhile, then arms the timer.
-    async fn run(self: Rc<Self>) {
+    /// Processes until nothing new arrived meanwhile, then arms the timer. `running` is set
+    /// here, before the returned future first runs: kicks in the same tick (1000 concurrent
+    /// sends) then start one round, not one Web Lock request each.
+    fn run(self: Rc<Self>) -> impl Future<Output = ()> {
         self.running.set(true);
-        loop {
-            self.again.set(false);
-            if let Err(e) = self.process_locked().await {
-                self.dispatch("error", &e);
+        async move {
+            loop {
+                self.again.set(false);
+                if let Err(e) = self.process_locked().await {
+                    self.dispatch("error", &e);
+                }
+                if !self.again.get() || self.closed.get() {
+                    break;
+                }
             }
-            if !self.again.get() || self.closed.get() {
-                break;
-            }
+            self.running.set(false);
+            self.arm_timer().await;
         }
-        self.running.set(false);
-        self.arm_timer().await;
     }
 
     /// Next tick: when the next message becomes due, and at least every retry interval (so a tab
