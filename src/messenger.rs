@@ -5,7 +5,7 @@ use crate::address;
 use crate::error::{shown, Error, Result};
 use crate::ews::soap::server_version;
 use crate::ews::{EnvelopeOptions, MailboxAddress};
-use crate::policy::{evaluate, parse_policy_script, ClientInfo, Delivery, PolicyDecision, PolicyInput, PolicySnapshot, Presence, RecipientContext, SenderContext};
+use crate::policy::{evaluate_parts, parse_policy_script, ClientInfo, Delivery, PolicyDecision, PolicySnapshot, Presence, RecipientContext, SenderContext};
 use crate::spool::{NewMessage, RetryPolicy, SpoolConfig};
 use serde::{Deserialize, Serialize};
 
@@ -194,29 +194,26 @@ pub enum Plan {
 }
 
 /// Evaluates policy for `input` and, for mailbox delivery, prepares the spool message.
-/// `id` is the message id to use when `input.id` is absent.
-pub fn plan_send(config: &Resolved, input: SendInput, id: String) -> Result<Plan> {
+/// `new_id` makes the message id when `input.id` is absent; it is called only then, and only
+/// for a message that is queued (a live or blocked send needs no id).
+pub fn plan_send(config: &Resolved, input: SendInput, new_id: impl FnOnce() -> String) -> Result<Plan> {
     let to_email = address::validate("to.emailAddress", &input.to.email_address)?;
-    let decision = evaluate(&PolicyInput {
-        policy: config.policy.clone(),
-        sender: config.sender.clone(),
-        recipient: RecipientContext {
-            sip_address: input.to.sip_address.clone(),
-            email_address: Some(to_email.clone()),
-            display_name: input.to.display_name.clone(),
-            presence: input.to.presence,
-        },
-        organization_domains: config.organization_domains.clone(),
-    })?;
+    let recipient = RecipientContext {
+        sip_address: input.to.sip_address,
+        email_address: Some(to_email),
+        display_name: input.to.display_name,
+        presence: input.to.presence,
+    };
+    let decision = evaluate_parts(&config.policy, &config.sender, &recipient, &config.organization_domains)?;
     if decision.delivery != Delivery::Mailbox {
         return Ok(Plan::NotQueued(decision));
     }
     let item_class = decision.item_class.clone().unwrap_or_default();
     let message = NewMessage {
-        id: input.id.filter(|i| !i.is_empty()).unwrap_or(id),
+        id: input.id.filter(|i| !i.is_empty()).unwrap_or_else(new_id),
         conversation_id: input.conversation_id,
-        to: MailboxAddress { email_address: to_email, display_name: input.to.display_name },
-        to_sip_address: input.to.sip_address,
+        to: MailboxAddress { email_address: recipient.email_address.unwrap_or_default(), display_name: recipient.display_name },
+        to_sip_address: recipient.sip_address,
         text: input.text,
         subject: input.subject,
         item_class,

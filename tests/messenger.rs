@@ -76,21 +76,38 @@ fn input(presence: &str, email: &str) -> SendInput {
 #[test]
 fn plan_send_queues_offline_and_not_live_or_blocked() {
     let c = config(base()).unwrap();
-    match plan_send(&c, input("offline", "ana@contoso.com"), "gen-1".into()).unwrap() {
+    match plan_send(&c, input("offline", "ana@contoso.com"), || "gen-1".into()).unwrap() {
         Plan::Queue(d, m) => {
             assert_eq!(d.delivery, Delivery::Mailbox);
             assert_eq!((m.id.as_str(), m.item_class.as_str()), ("gen-1", "IPM.Note.Microsoft.Missed"));
         }
         other => panic!("{other:?}"),
     }
-    match plan_send(&c, input("offline", "bob@fabrikam.com"), "gen-2".into()).unwrap() {
+    match plan_send(&c, input("offline", "bob@fabrikam.com"), || "gen-2".into()).unwrap() {
         Plan::Queue(_, m) => assert_eq!(m.item_class, "IPM.Note"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(plan_send(&c, input("available", "ana@contoso.com"), "x".into()).unwrap(), Plan::NotQueued(d) if d.delivery == Delivery::Live));
+    assert!(matches!(plan_send(&c, input("available", "ana@contoso.com"), || "x".into()).unwrap(), Plan::NotQueued(d) if d.delivery == Delivery::Live));
     let mut v = base();
     v["policy"] = json!("Set-CsClientPolicy -EnableIMAutoArchiving $False");
     let blocked = config(v).unwrap();
-    assert!(matches!(plan_send(&blocked, input("offline", "ana@contoso.com"), "x".into()).unwrap(), Plan::NotQueued(d) if d.reasons.contains(&Reason::AutoArchivingDisabled)));
-    assert_eq!(plan_send(&c, input("offline", "ana"), "x".into()).unwrap_err().code(), "InvalidAddress");
+    assert!(matches!(plan_send(&blocked, input("offline", "ana@contoso.com"), || "x".into()).unwrap(), Plan::NotQueued(d) if d.reasons.contains(&Reason::AutoArchivingDisabled)));
+    assert_eq!(plan_send(&c, input("offline", "ana"), || "x".into()).unwrap_err().code(), "InvalidAddress");
+}
+
+#[test]
+fn plan_send_makes_an_id_only_for_a_queued_message_without_one() {
+    let c = config(base()).unwrap();
+    let calls = std::cell::Cell::new(0);
+    let new_id = || {
+        calls.set(calls.get() + 1);
+        "gen".to_string()
+    };
+    plan_send(&c, input("available", "ana@contoso.com"), new_id).unwrap();
+    let mut with_id = input("offline", "ana@contoso.com");
+    with_id.id = Some("app-1".into());
+    let Plan::Queue(_, m) = plan_send(&c, with_id, new_id).unwrap() else { panic!("not queued") };
+    assert_eq!((m.id.as_str(), calls.get()), ("app-1", 0));
+    let Plan::Queue(_, m) = plan_send(&c, input("offline", "ana@contoso.com"), new_id).unwrap() else { panic!("not queued") };
+    assert_eq!((m.id.as_str(), calls.get()), ("gen", 1));
 }

@@ -2,6 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Function, Promise, Reflect, JSON};
+use offline_im::messenger::SendReceipt;
 use offline_im::wasm::messenger::OfflineMessenger;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -119,6 +120,13 @@ fn offline_to(id: &str, conversation: &str, text: &str) -> String {
     format!(r#"{{ "id": "{id}", "conversationId": "{conversation}", "text": "{text}", "to": {{ "emailAddress": "ana@contoso.com", "displayName": "Ana", "presence": "offline" }} }}"#)
 }
 
+/// A receipt is exactly what serde makes of the same `SendReceipt` (same fields, names, order).
+fn assert_receipt_shape(receipt: &JsValue) {
+    let text = JSON::stringify(receipt).unwrap().as_string().unwrap();
+    let parsed: SendReceipt = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), text);
+}
+
 fn code(e: &JsValue) -> String {
     get(e, "code").as_string().unwrap_or_else(|| format!("no code: {:?}", e))
 }
@@ -132,6 +140,7 @@ async fn queued_message_is_delivered_with_events() {
     let receipt = send(&im, &offline_to("m1", "c1", "hello")).await.unwrap();
     assert_eq!(get(&receipt, "state").as_string().as_deref(), Some("queued"));
     assert_eq!(get(&receipt, "decision.itemClass").as_string().as_deref(), Some("IPM.Note.Microsoft.Missed"));
+    assert_receipt_shape(&receipt);
     let delivered = wait(&rec, "delivered", "m1", 3000).await;
     assert_eq!(get(&delivered, "record.state").as_string().as_deref(), Some("delivered"));
     assert_eq!(get(&ews, "delivered.m1").as_f64(), Some(1.0));
@@ -141,6 +150,7 @@ async fn queued_message_is_delivered_with_events() {
     // The same id again: recognised, not sent twice.
     let again = send(&im, &offline_to("m1", "c1", "hello")).await.unwrap();
     assert_eq!((get(&again, "duplicate").as_bool(), get(&again, "state").as_string().as_deref()), (Some(true), Some("delivered")));
+    assert_receipt_shape(&again);
     JsFuture::from(sleep(50)).await.unwrap();
     assert_eq!(get(&ews, "requests").as_f64(), Some(1.0));
     im.close();
@@ -270,6 +280,16 @@ async fn policy_blocked_and_live_are_not_queued() {
     let live = send(&im, r#"{ "text": "hi", "to": { "emailAddress": "ana@contoso.com", "presence": "doNotDisturb" } }"#).await.unwrap();
     assert_eq!(get(&live, "state").as_string().as_deref(), Some("live"));
     assert_eq!(get(&live, "decision.recipientRecordsMissed").as_bool(), Some(true));
+    assert_receipt_shape(&blocked);
+    assert_receipt_shape(&live);
+    assert_eq!(Reflect::has(&get(&live, "decision"), &"itemClass".into()), Ok(false), "no itemClass key, as serde skips it");
+    // The next equal decision is a copy: changing one receipt changes no other.
+    let again = send(&im, r#"{ "text": "hi", "to": { "emailAddress": "ana@contoso.com", "presence": "doNotDisturb" } }"#).await.unwrap();
+    assert_eq!(JSON::stringify(&again).unwrap(), JSON::stringify(&live).unwrap());
+    set(&get(&live, "decision"), "delivery", &"changed".into());
+    js_sys::Array::from(&get(&live, "decision.reasons")).push(&"changed".into());
+    assert_receipt_shape(&again);
+    assert_eq!(get(&again, "decision.delivery").as_string().as_deref(), Some("live"));
     let pending: js_sys::Array = JsFuture::from(im.pending()).await.unwrap().unchecked_into();
     assert_eq!(pending.length(), 0);
     im.close();

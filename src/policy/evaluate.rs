@@ -242,15 +242,15 @@ fn client_gates(sender: &SenderContext, reasons: &mut Vec<Reason>) -> Result<()>
     Ok(())
 }
 
-fn is_same_organization(input: &PolicyInput) -> Result<bool> {
-    let recipient = [&input.recipient.email_address, &input.recipient.sip_address]
+fn is_same_organization(sender: &SenderContext, recipient: &RecipientContext, organization_domains: &[String]) -> Result<bool> {
+    let recipient = [&recipient.email_address, &recipient.sip_address]
         .into_iter()
         .flatten()
         .find_map(|a| domain_of(a))
         .ok_or_else(|| Error::InvalidInput { field: "recipient", reason: "needs an emailAddress or sipAddress with a domain".into() })?;
-    let mut org: Vec<String> = input.organization_domains.iter().map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase()).collect();
+    let mut org: Vec<String> = organization_domains.iter().map(|d| d.trim().trim_start_matches('@').to_ascii_lowercase()).collect();
     if org.is_empty() {
-        let own = [&input.sender.email_address, &input.sender.sip_address].into_iter().flatten().find_map(|a| domain_of(a));
+        let own = [&sender.email_address, &sender.sip_address].into_iter().flatten().find_map(|a| domain_of(a));
         org.extend(own);
     }
     if org.is_empty() {
@@ -263,10 +263,16 @@ fn is_same_organization(input: &PolicyInput) -> Result<bool> {
 /// policy that does not exist), [`Error::InvalidClientBuild`], [`Error::InvalidInput`] (no recipient
 /// domain). Never panics.
 pub fn evaluate(input: &PolicyInput) -> Result<PolicyDecision> {
-    let site = input.sender.site.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| Scope::Site(s.to_string()));
-    let (im_scope, offline_im_enabled) = effective_im_configuration(&input.policy, site.as_ref())?;
-    let (cp_scope, auto_archiving) = effective_client_policy(&input.policy, &input.sender, site.as_ref())?;
-    let same_org = is_same_organization(input)?;
+    evaluate_parts(&input.policy, &input.sender, &input.recipient, &input.organization_domains)
+}
+
+/// [`evaluate`] on the parts of a [`PolicyInput`], borrowed: a messenger evaluates its own
+/// configuration for every send without copying it. Same errors.
+pub fn evaluate_parts(policy: &PolicySnapshot, sender: &SenderContext, recipient: &RecipientContext, organization_domains: &[String]) -> Result<PolicyDecision> {
+    let site = sender.site.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| Scope::Site(s.to_string()));
+    let (im_scope, offline_im_enabled) = effective_im_configuration(policy, site.as_ref())?;
+    let (cp_scope, auto_archiving) = effective_client_policy(policy, sender, site.as_ref())?;
+    let same_org = is_same_organization(sender, recipient, organization_domains)?;
     let mut reasons = Vec::new();
     let decision = |delivery, item_class: Option<&str>, missed, reasons| PolicyDecision {
         delivery,
@@ -276,7 +282,7 @@ pub fn evaluate(input: &PolicyInput) -> Result<PolicyDecision> {
         effective_client_policy: cp_scope.to_string(),
         reasons,
     };
-    match input.recipient.presence {
+    match recipient.presence {
         Presence::Offline => reasons.push(Reason::RecipientOffline),
         Presence::Unknown => reasons.push(Reason::RecipientPresenceUnknown),
         Presence::DoNotDisturb => return Ok(decision(Delivery::Live, None, true, vec![Reason::RecipientDoNotDisturb])),
@@ -290,7 +296,7 @@ pub fn evaluate(input: &PolicyInput) -> Result<PolicyDecision> {
     if !auto_archiving {
         reasons.push(Reason::AutoArchivingDisabled);
     }
-    client_gates(&input.sender, &mut reasons)?;
+    client_gates(sender, &mut reasons)?;
     let blocked = reasons[before..].iter().any(|r| *r != Reason::ClientNotReported);
     if blocked {
         return Ok(decision(Delivery::Blocked, None, false, reasons));

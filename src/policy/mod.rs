@@ -8,6 +8,6 @@ pub mod scope;
 pub mod script;
 mod script_lex;
 
-pub use evaluate::{evaluate, ClientInfo, Delivery, InstallType, MailboxHosting, PolicyDecision, PolicyInput, Presence, Reason, RecipientContext, SenderContext};
+pub use evaluate::{evaluate, evaluate_parts, ClientInfo, Delivery, InstallType, MailboxHosting, PolicyDecision, PolicyInput, Presence, Reason, RecipientContext, SenderContext};
 pub use model::{ClientPolicy, ClientPolicyGrant, ImConfiguration, PolicySnapshot};
 pub use script::parse_policy_script;

@@ -4,6 +4,7 @@
 
 use super::error::{invalid, to_js as error_to_js};
 use super::idb::IdbStore;
+use super::objects::Receipts;
 use super::transport::JsTransport;
 use super::{from_js, to_js};
 use crate::error::Error;
@@ -31,13 +32,17 @@ impl Clock for JsClock {
     }
 }
 
+/// A new message id: `crypto.randomUUID()` (MDN: secure contexts only); elsewhere time and
+/// `Math.random`, unique enough for one user's spool.
 fn random_id() -> String {
-    let crypto = Reflect::get(&js_sys::global(), &"crypto".into()).ok();
-    let uuid = crypto.as_ref().and_then(|c| {
-        let f: Function = Reflect::get(c, &"randomUUID".into()).ok()?.dyn_into().ok()?;
-        f.call0(c).ok()?.as_string()
-    });
-    uuid.unwrap_or_else(|| format!("{:x}-{:x}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64))
+    random_uuid().unwrap_or_else(|_| format!("{:x}-{:x}", js_sys::Date::now() as u64, (js_sys::Math::random() * 1e15) as u64))
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// Throws (caught) where `crypto.randomUUID` is missing (an insecure context).
+    #[wasm_bindgen(js_namespace = crypto, js_name = randomUUID, catch)]
+    fn random_uuid() -> Result<String, JsValue>;
 }
 
 struct Inner {
@@ -52,6 +57,7 @@ struct Inner {
     running: Cell<bool>,
     again: Cell<bool>,
     timer: RefCell<Option<Timeout>>,
+    receipts: Receipts,
     online: RefCell<Option<Closure<dyn FnMut()>>>,
 }
 
@@ -197,6 +203,7 @@ impl OfflineMessenger {
             running: Cell::new(false),
             again: Cell::new(false),
             timer: RefCell::new(None),
+            receipts: Receipts::default(),
             online: RefCell::new(None),
         });
         let weak = Rc::downgrade(&inner);
@@ -226,7 +233,7 @@ impl OfflineMessenger {
                 return Err(error_to_js(&Error::Closed));
             }
             let input: SendInput = from_js("input", input)?;
-            let plan = plan_send(&inner.config, input, random_id()).map_err(|e| error_to_js(&e))?;
+            let plan = plan_send(&inner.config, input, random_id).map_err(|e| error_to_js(&e))?;
             let receipt = match plan {
                 Plan::NotQueued(decision) => SendReceipt {
                     id: String::new(),
@@ -244,7 +251,7 @@ impl OfflineMessenger {
                     SendReceipt { id: stored.id, state: stored.state.into(), decision, duplicate: !new }
                 }
             };
-            to_js(&receipt)
+            inner.receipts.to_js(receipt)
         })
     }
 

@@ -10,9 +10,11 @@
 mod error;
 pub mod idb;
 pub mod messenger;
+mod objects;
 mod transport;
 
 use crate::{ews, policy};
+use objects::{envelope_to_js, outcome_to_js};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -87,39 +89,6 @@ pub fn build_offline_message_envelope(
         None => Default::default(),
     };
     Ok(envelope_to_js(&ews::build_offline_message_envelope(&message, &options).map_err(|e| error::to_js(&e))?))
-}
-
-// Object literals made in JS: one call per result instead of a `Reflect.set` (and a decoded key
-// string) per field, or a JSON round trip. The shapes are those serde gives the same types
-// (tests/web.rs compares them).
-#[wasm_bindgen(inline_js = r#"
-export function envelopeObject(xml, soapAction, replacedCharacters) {
-  return { xml, soapAction, replacedCharacters };
-}
-export function deliveredObject(warning) {
-  return { kind: "delivered", responseClass: warning ? "Warning" : "Success" };
-}"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = envelopeObject)]
-    fn envelope_object(xml: &str, soap_action: &str, replaced_characters: u32) -> JsValue;
-    #[wasm_bindgen(js_name = deliveredObject)]
-    fn delivered_object(warning: bool) -> JsValue;
-}
-
-/// `Envelope` as a JS object: the XML crosses the boundary once, as a string, instead of being
-/// escaped into JSON and parsed again (the hot path of every send).
-fn envelope_to_js(envelope: &ews::Envelope) -> JsValue {
-    envelope_object(&envelope.xml, &envelope.soap_action, envelope.replaced_characters)
-}
-
-/// `EwsOutcome` as a JS object; the common `delivered` without a JSON round trip.
-fn outcome_to_js(outcome: &ews::EwsOutcome) -> Result<JsValue, JsValue> {
-    match outcome {
-        ews::EwsOutcome::Delivered { response_class } if response_class == "Success" || response_class == "Warning" => {
-            Ok(delivered_object(response_class == "Warning"))
-        }
-        other => to_js(other),
-    }
 }
 
 /// Classifies an EWS reply (`status`: HTTP status, 0 when there was no response; `body`: the
