@@ -8,3 +8,6 @@ fi
 export CHROMEDRIVER_BIN=/usr/bin/chromedriver
 export GECKODRIVER_BIN="$HOME/.cargo/bin/geckodriver"
 export WASM_OPT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/js/node_modules/.bin/wasm-opt"
+# wasm-opt must accept what rustc emits for wasm32 (used by build and bench).
+wasm_opt_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals
+                   --enable-reference-types --enable-multivalue)
