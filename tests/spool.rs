@@ -142,10 +142,12 @@ fn one_pass_sends_every_conversation_in_order_within_the_concurrency_bound() {
         let made = spool.process_due(&ews, &clock, &|_| {}).await.unwrap();
         assert_eq!(made, 30);
         assert_eq!(ews.max.get(), 4, "at most `concurrency` requests in flight, and the bound is used");
-        let order = ews.order.borrow();
-        for c in 0..10 {
-            let sent: Vec<&String> = order.iter().filter(|t| t.starts_with(&format!("c{c}-"))).collect();
-            assert_eq!(sent, [&format!("c{c}-0"), &format!("c{c}-1"), &format!("c{c}-2")], "conversation c{c} in order");
+        {
+            let order = ews.order.borrow();
+            for c in 0..10 {
+                let sent: Vec<&String> = order.iter().filter(|t| t.starts_with(&format!("c{c}-"))).collect();
+                assert_eq!(sent, [&format!("c{c}-0"), &format!("c{c}-1"), &format!("c{c}-2")], "conversation c{c} in order");
+            }
         }
         assert!(spool.pending().await.unwrap().is_empty());
     });

@@ -63,6 +63,12 @@ pub fn org_of(email: &str) -> String {
     email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default()
 }
 
+impl Default for State {
+    fn default() -> State {
+        State::new()
+    }
+}
+
 impl State {
     pub fn new() -> State {
         let users = [
