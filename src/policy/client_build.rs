@@ -48,13 +48,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn compares_numerically_not_lexically() {
-        let newer = ClientBuild::parse("16.0.10000.1").unwrap();
+    fn compares_numerically_not_lexically() -> Result<()> {
+        let newer = ClientBuild::parse("16.0.10000.1")?;
         assert!(newer > MIN_BUILD_ON_PREMISES, "10000 > 6920 numerically");
-        assert!(ClientBuild::parse("16.0.6701.999").unwrap() < MIN_BUILD);
-        assert_eq!(ClientBuild::parse("16.0.6701.1000").unwrap(), MIN_BUILD);
-        assert!(ClientBuild::parse("15.0.9999.9999").unwrap() < MIN_BUILD);
-        assert_eq!(ClientBuild::parse("16.0").unwrap(), ClientBuild([16, 0, 0, 0]));
+        assert!(ClientBuild::parse("16.0.6701.999")? < MIN_BUILD);
+        assert_eq!(ClientBuild::parse("16.0.6701.1000")?, MIN_BUILD);
+        assert!(ClientBuild::parse("15.0.9999.9999")? < MIN_BUILD);
+        assert_eq!(ClientBuild::parse("16.0")?, ClientBuild([16, 0, 0, 0]));
+        Ok(())
     }
 
     #[test]

@@ -84,13 +84,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_the_three_scopes() {
+    fn parses_the_three_scopes() -> Result<()> {
         let c = PolicyKind::ClientPolicy;
-        assert_eq!(Scope::parse("global", c).unwrap(), Scope::Global);
-        assert_eq!(Scope::parse("site:Redmond", c).unwrap(), Scope::Site("Redmond".into()));
-        assert_eq!(Scope::parse("Tag:OfflineIM", c).unwrap(), Scope::Tag("OfflineIM".into()));
-        assert_eq!(Scope::parse("OfflineIM", c).unwrap(), Scope::Tag("OfflineIM".into()));
-        assert_eq!(Scope::parse("Site:Redmond", c).unwrap().to_string(), "Site:Redmond");
+        assert_eq!(Scope::parse("global", c)?, Scope::Global);
+        assert_eq!(Scope::parse("site:Redmond", c)?, Scope::Site("Redmond".into()));
+        assert_eq!(Scope::parse("Tag:OfflineIM", c)?, Scope::Tag("OfflineIM".into()));
+        assert_eq!(Scope::parse("OfflineIM", c)?, Scope::Tag("OfflineIM".into()));
+        assert_eq!(Scope::parse("Site:Redmond", c)?.to_string(), "Site:Redmond");
+        Ok(())
     }
 
     #[test]

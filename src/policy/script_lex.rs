@@ -144,31 +144,33 @@ fn quoted(chars: &[char], start: usize, line: usize) -> Result<(String, usize)> 
 mod tests {
     use super::*;
 
-    fn toks(text: &str) -> Vec<Vec<Tok>> {
-        statements(text).unwrap().into_iter().map(|s| s.into_iter().map(|t| t.tok).collect()).collect()
+    fn toks(text: &str) -> Result<Vec<Vec<Tok>>> {
+        Ok(statements(text)?.into_iter().map(|s| s.into_iter().map(|t| t.tok).collect()).collect())
     }
 
     #[test]
-    fn words_params_strings_and_comments() {
+    fn words_params_strings_and_comments() -> Result<()> {
         let w = |s: &str| Tok::Word(s.into());
         let p = |s: &str, v: Option<&str>| Tok::Param { name: s.into(), inline: v.map(Into::into) };
         assert_eq!(
-            toks("Grant-CsClientPolicy -Identity \"Tony Smith\" -PolicyName:OfflineIM # note"),
+            toks("Grant-CsClientPolicy -Identity \"Tony Smith\" -PolicyName:OfflineIM # note")?,
             vec![vec![w("Grant-CsClientPolicy"), p("Identity", None), Tok::Quoted("Tony Smith".into()), p("PolicyName", Some("OfflineIM"))]]
         );
-        assert_eq!(toks("a 'it''s'; b \u{2013}X"), vec![vec![w("a"), Tok::Quoted("it's".into())], vec![w("b"), p("X", None)]]);
-        assert_eq!(toks("a `\n  -B 1\n\n# only a comment\nc"), vec![vec![w("a"), p("B", None), w("1")], vec![w("c")]]);
-        assert_eq!(toks("x - PolicyName"), vec![vec![w("x"), Tok::Dash, w("PolicyName")]]);
-        assert_eq!(toks("“curly” -1"), vec![vec![Tok::Quoted("curly".into()), w("-1")]]);
+        assert_eq!(toks("a 'it''s'; b \u{2013}X")?, vec![vec![w("a"), Tok::Quoted("it's".into())], vec![w("b"), p("X", None)]]);
+        assert_eq!(toks("a `\n  -B 1\n\n# only a comment\nc")?, vec![vec![w("a"), p("B", None), w("1")], vec![w("c")]]);
+        assert_eq!(toks("x - PolicyName")?, vec![vec![w("x"), Tok::Dash, w("PolicyName")]]);
+        assert_eq!(toks("“curly” -1")?, vec![vec![Tok::Quoted("curly".into()), w("-1")]]);
+        Ok(())
     }
 
     #[test]
-    fn positions_and_unterminated_strings() {
-        let s = statements("\n  Set-X  -Y").unwrap();
+    fn positions_and_unterminated_strings() -> Result<()> {
+        let s = statements("\n  Set-X  -Y")?;
         assert_eq!((s[0][1].line, s[0][1].column), (2, 10));
-        match statements("ok\nGrant -Identity \"Tony").unwrap_err() {
-            Error::PolicyScript { line, column, .. } => assert_eq!((line, column), (2, 17)),
-            e => panic!("{e:?}"),
+        match statements("ok\nGrant -Identity \"Tony") {
+            Err(Error::PolicyScript { line, column, .. }) => assert_eq!((line, column), (2, 17)),
+            other => panic!("{other:?}"),
         }
+        Ok(())
     }
 }
