@@ -106,28 +106,30 @@ impl<S: SpoolStore> Spool<S> {
 
     /// The EWS request for a stored record, rebuilt from the record and the current settings.
     pub fn envelope(&self, r: &SpoolRecord) -> Result<Envelope> {
-        let (message, options) = self.message_of(r);
+        let message = OfflineMessage { id: r.id.clone(), conversation_id: Some(r.conversation_id.clone()), to: r.to.clone(), text: r.text.clone(), subject: r.subject.clone() };
+        let options = EnvelopeOptions { item_class: Some(r.item_class.clone()), ..self.config.envelope.clone() };
         build_offline_message_envelope(&message, &options)
     }
 
-    fn message_of(&self, r: &SpoolRecord) -> (OfflineMessage, EnvelopeOptions) {
-        let message = OfflineMessage { id: r.id.clone(), conversation_id: Some(r.conversation_id.clone()), to: r.to.clone(), text: r.text.clone(), subject: r.subject.clone() };
-        (message, EnvelopeOptions { item_class: Some(r.item_class.clone()), ..self.config.envelope.clone() })
-    }
-
     /// Validates `m` (every check its envelope needs: bad input is rejected before it is
-    /// accepted) and returns the record `enqueue` would store.
+    /// accepted) and returns the record `enqueue` would store. The message's fields are moved,
+    /// not copied, through the check into the record.
     pub fn new_record(&self, m: NewMessage, now: u64) -> Result<SpoolRecord> {
+        let conversation_id = m.conversation_id.filter(|c| !c.is_empty()).unwrap_or_else(|| m.id.clone());
+        let message = OfflineMessage { id: m.id, conversation_id: Some(conversation_id), to: m.to, text: m.text, subject: m.subject };
+        let options = EnvelopeOptions { item_class: Some(m.item_class), ..self.config.envelope.clone() };
+        validate_offline_message(&message, &options)?;
         let seq = self.seq.get().wrapping_add(1);
         self.seq.set(seq);
-        let record = SpoolRecord {
-            conversation_id: m.conversation_id.filter(|c| !c.is_empty()).unwrap_or_else(|| m.id.clone()),
-            id: m.id,
-            to: m.to,
+        let OfflineMessage { id, conversation_id, to, text, subject } = message;
+        Ok(SpoolRecord {
+            conversation_id: conversation_id.unwrap_or_default(),
+            id,
+            to,
             to_sip_address: m.to_sip_address,
-            text: m.text,
-            subject: m.subject,
-            item_class: m.item_class,
+            text,
+            subject,
+            item_class: options.item_class.unwrap_or_default(),
             state: State::Queued,
             attempts: 0,
             created_at: now,
@@ -138,10 +140,7 @@ impl<S: SpoolStore> Spool<S> {
             lease_until: 0,
             settled_at: None,
             record_version: RECORD_VERSION,
-        };
-        let (message, options) = self.message_of(&record);
-        validate_offline_message(&message, &options)?;
-        Ok(record)
+        })
     }
 
     /// Stores a new record durably. Idempotent by id: sending the same id twice returns the stored
