@@ -304,19 +304,23 @@ async function firstSend({ reps = 10 } = {}) {
 // tests/size-floor (the required stack alone) is measured for size only; this checks that it is a
 // working module doing the work it stands for, not an empty shell.
 async function sizeFloor() {
-  const floor = await import("./size-floor/size_floor.js");
-  await floor.default();
-  const xml = floor.build(JSON.stringify({ to: { emailAddress: "ana@contoso.com", displayName: null, sipAddress: null }, text: "a < b", id: "m-1", conversationId: null, subject: null, attempts: 0, createdAt: 1.5 }));
-  const parsed = JSON.parse(floor.parse(CREATE_OK));
-  const name = fresh("floor");
-  const open = indexedDB.open(name, 1);
-  open.onupgradeneeded = () => open.result.createObjectStore("s", { keyPath: "id" });
-  await idb(open).then((db) => db.close());
-  const stored = await floor.store(name, JSON.stringify({ to: { emailAddress: "ana@contoso.com", displayName: null, sipAddress: null }, text: "x", id: "m-2", conversationId: null, subject: null, attempts: 1, createdAt: 2 }));
-  // (its connection stays open: the module never closes it, so the database is left behind)
-  const ok = xml.includes("a &lt; b") && xml.includes('Id="m-1"') && parsed.id === "NoError" && JSON.parse(stored).id === "m-2";
-  if (!ok) throw new Error(`size floor module misbehaves: ${xml} ${JSON.stringify(parsed)} ${stored}`);
-  return { ok };
+  const checked = {};
+  for (const variant of ["json", "serde-wasm-bindgen"]) {
+    const floor = await import(`./size-floor-${variant}/size_floor.js`);
+    await floor.default();
+    const xml = floor.build({ to: { emailAddress: "ana@contoso.com", displayName: null, sipAddress: null }, text: "a < b", id: "m-1", conversationId: null, subject: null, attempts: 0, createdAt: 1.5 });
+    const parsed = floor.parse(CREATE_OK);
+    const name = fresh(`floor-${variant}`);
+    const open = indexedDB.open(name, 1);
+    open.onupgradeneeded = () => open.result.createObjectStore("s", { keyPath: "id" });
+    await idb(open).then((db) => db.close());
+    const stored = await floor.store(name, { to: { emailAddress: "ana@contoso.com", displayName: null, sipAddress: null }, text: "x", id: "m-2", conversationId: null, subject: null, attempts: 1, createdAt: 2 });
+    // (its connection stays open: the module never closes it, so the database is left behind)
+    const ok = xml.includes("a &lt; b") && xml.includes('Id="m-1"') && parsed.id === "NoError" && stored.id === "m-2" && stored.to.emailAddress === "ana@contoso.com";
+    if (!ok) throw new Error(`size floor module (${variant}) misbehaves: ${xml} ${JSON.stringify(parsed)} ${JSON.stringify(stored)}`);
+    checked[variant] = ok;
+  }
+  return checked;
 }
 
 window.bench = { envelope, enqueue, flush, firstSend, sizeFloor };

@@ -1,6 +1,8 @@
 //! Size reference for issue 6's budget, not shipped and not tested: the smallest module built on
 //! the stack offline-im is required to use, doing one of each kind of work the crate does and
-//! nothing else. JSON in and out with serde_json (derived types with enums, options, numbers),
+//! nothing else. Values in and out through serde (derived types with enums, options, numbers),
+//! with serde_json and `JSON.stringify`/`JSON.parse` (feature `json`, the default, as the crate)
+//! or with serde-wasm-bindgen (feature `serde-wasm-bindgen`, no `json`),
 //! an element with an attribute and escaped text written with quick-xml's `Writer`, a response
 //! read by namespace URI with `NsReader`, an IndexedDB put awaited through web-sys and
 //! wasm-bindgen-futures, typed errors (thiserror) reaching JavaScript as `Error`s, and the panic
@@ -38,6 +40,27 @@ fn xml(e: impl std::fmt::Display) -> Error {
 
 fn invalid(e: impl std::fmt::Display) -> Error {
     Error::Invalid(e.to_string())
+}
+
+#[cfg(feature = "json")]
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, JsValue> {
+    let text = js_sys::JSON::stringify(value)?.as_string().ok_or("not JSON")?;
+    Ok(serde_json::from_str(&text).map_err(invalid)?)
+}
+
+#[cfg(feature = "json")]
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    js_sys::JSON::parse(&serde_json::to_string(value).map_err(invalid)?)
+}
+
+#[cfg(not(feature = "json"))]
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, JsValue> {
+    Ok(serde_wasm_bindgen::from_value(value.clone()).map_err(invalid)?)
+}
+
+#[cfg(not(feature = "json"))]
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    Ok(serde_wasm_bindgen::to_value(value).map_err(invalid)?)
 }
 
 #[derive(Deserialize, Serialize, Debug, Clone, Copy, Default)]
@@ -87,10 +110,10 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-/// JSON `Input` in, a SOAP-like XML text out.
+/// An `Input` object in, a SOAP-like XML text out.
 #[wasm_bindgen]
-pub fn build(input: &str) -> Result<String, JsValue> {
-    let i: Input = serde_json::from_str(input).map_err(invalid)?;
+pub fn build(input: JsValue) -> Result<String, JsValue> {
+    let i: Input = from_js(&input)?;
     let mut w = Writer::new(Vec::new());
     let mut envelope = BytesStart::new("soap:Envelope");
     envelope.push_attribute(("xmlns:soap", "http://schemas.xmlsoap.org/soap/envelope/"));
@@ -109,9 +132,9 @@ pub fn build(input: &str) -> Result<String, JsValue> {
     Ok(String::from_utf8(w.into_inner()).map_err(xml)?)
 }
 
-/// The text of the first `m:ResponseCode` (by namespace URI), as a JSON `Receipt`.
+/// The text of the first `m:ResponseCode` (by namespace URI), as a `Receipt` object.
 #[wasm_bindgen]
-pub fn parse(text: &str) -> Result<String, JsValue> {
+pub fn parse(text: &str) -> Result<JsValue, JsValue> {
     let mut reader = NsReader::from_str(text);
     let mut in_code = false;
     loop {
@@ -119,7 +142,7 @@ pub fn parse(text: &str) -> Result<String, JsValue> {
             (ResolveResult::Bound(ns), Event::Start(e)) if ns.0 == NS_MESSAGES && e.local_name().as_ref() == "ResponseCode" => in_code = true,
             (_, Event::Text(t)) if in_code => {
                 let receipt = Receipt { id: t.xml10_content().into_owned(), state: Presence::Busy, reasons: vec![Presence::Offline], duplicate: false, at: 5 };
-                return Ok(serde_json::to_string(&receipt).map_err(invalid)?);
+                return to_js(&receipt);
             }
             (_, Event::Eof) => return Err(xml("no ResponseCode").into()),
             _ => {}
@@ -127,16 +150,17 @@ pub fn parse(text: &str) -> Result<String, JsValue> {
     }
 }
 
-/// Puts the JSON `Input` into object store `s` of database `name`; resolves to it re-serialized.
+/// Puts the `Input` object into object store `s` of database `name`; resolves to it read back
+/// through serde.
 #[wasm_bindgen]
-pub async fn store(name: String, json: String) -> Result<JsValue, JsValue> {
+pub async fn store(name: String, input: JsValue) -> Result<JsValue, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
     let factory = window.indexed_db()?.ok_or("no IndexedDB")?;
     let request = factory.open(&name)?;
     JsFuture::from(js_sys::Promise::new(&mut |resolve, _| request.set_onsuccess(Some(&resolve)))).await?;
     let db: web_sys::IdbDatabase = request.result()?.dyn_into()?;
     let tx = db.transaction_with_str_and_mode("s", web_sys::IdbTransactionMode::Readwrite)?;
-    tx.object_store("s")?.put(&js_sys::JSON::parse(&json)?)?;
-    let input: Input = serde_json::from_str(&json).map_err(invalid)?;
-    Ok(JsValue::from_str(&serde_json::to_string(&input).map_err(invalid)?))
+    tx.object_store("s")?.put(&input)?;
+    let input: Input = from_js(&input)?;
+    to_js(&input)
 }
