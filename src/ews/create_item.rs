@@ -6,7 +6,7 @@
 //! bug) — holding one `t:Message` with, in schema order: `ItemClass`, `Subject`, `Body
 //! BodyType="HTML"`, two `ExtendedProperty` (message id, conversation id), `ToRecipients`.
 
-use super::soap::{envelope, text_element, Header, XmlWriter};
+use super::soap::{element, envelope, text_element, Header, XmlWriter};
 use super::text::{html_body, subject_from, xml_safe};
 use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 use crate::address;
@@ -113,8 +113,7 @@ fn check_item_class(class: &str) -> Result<()> {
 /// Writes one named String extended property.
 pub fn extended_property(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
     w.create_element("t:ExtendedProperty").write_inner_content(|w| {
-        w.create_element("t:ExtendedFieldURI")
-            .with_attributes([("PropertySetId", PROPERTY_SET_ID), ("PropertyName", name), ("PropertyType", "String")])
+        element(w, "t:ExtendedFieldURI", &[("PropertySetId", PROPERTY_SET_ID), ("PropertyName", name), ("PropertyType", "String")])
             .write_empty()?;
         text_element(w, "t:Value", value)
     })?;
@@ -183,20 +182,20 @@ pub fn validate_offline_message(message: &OfflineMessage, options: &EnvelopeOpti
 pub fn build_offline_message_envelope(message: &OfflineMessage, options: &EnvelopeOptions) -> Result<Envelope> {
     let Checked { conversation_id, to, to_name, class, impersonate, subject } = check(message, options)?;
     let mut replaced = 0u32;
-    let subject = xml_safe(&subject, &mut replaced).into_owned();
+    let subject = xml_safe(&subject, &mut replaced);
     let body = html_body(&xml_safe(&message.text, &mut replaced));
-    let id = xml_safe(&message.id, &mut replaced).into_owned();
-    let conversation_id = xml_safe(conversation_id, &mut replaced).into_owned();
-    let to_name = to_name.map(|n| xml_safe(n, &mut replaced).into_owned());
+    let id = xml_safe(&message.id, &mut replaced);
+    let conversation_id = xml_safe(conversation_id, &mut replaced);
+    let to_name = to_name.map(|n| xml_safe(n, &mut replaced));
 
     let header = Header { server_version: options.server_version.as_deref(), impersonate: impersonate.as_deref() };
     let xml = envelope(&header, |w| {
-        w.create_element("m:CreateItem").with_attribute(("MessageDisposition", "SendOnly")).write_inner_content(|w| {
+        element(w, "m:CreateItem", &[("MessageDisposition", "SendOnly")]).write_inner_content(|w| {
             w.create_element("m:Items").write_inner_content(|w| {
                 w.create_element("t:Message").write_inner_content(|w| {
                     text_element(w, "t:ItemClass", &class)?;
                     text_element(w, "t:Subject", &subject)?;
-                    w.create_element("t:Body").with_attribute(("BodyType", "HTML")).write_text_content(BytesText::new(&body))?;
+                    element(w, "t:Body", &[("BodyType", "HTML")]).write_text_content(BytesText::new(&body))?;
                     extended_property(w, PROPERTY_MESSAGE_ID, &id)?;
                     extended_property(w, PROPERTY_CONVERSATION_ID, &conversation_id)?;
                     w.create_element("t:ToRecipients").write_inner_content(|w| mailbox(w, to_name.as_deref(), &to))?;

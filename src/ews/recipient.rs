@@ -6,7 +6,7 @@
 
 use super::create_item::{extended_property, mailbox, Envelope, MailboxAddress, DEFAULT_MAX_MESSAGE_BYTES, MAX_ID_BYTES};
 use super::datetime::to_iso;
-use super::soap::{envelope, text_element, Header, XmlWriter};
+use super::soap::{element, envelope, text_element, Header, XmlWriter};
 use super::text::{html_body, subject_from, xml_safe};
 use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 use crate::address;
@@ -25,12 +25,12 @@ fn done(xml: String, op: &str, replaced: u32) -> Envelope {
 }
 
 fn uri(w: &mut XmlWriter, field: &str) -> io::Result<()> {
-    w.create_element("t:FieldURI").with_attribute(("FieldURI", field)).write_empty()?;
+    element(w, "t:FieldURI", &[("FieldURI", field)]).write_empty()?;
     Ok(())
 }
 
 fn named(w: &mut XmlWriter, name: &str) -> io::Result<()> {
-    w.create_element("t:ExtendedFieldURI").with_attributes([("PropertySetId", PROPERTY_SET_ID), ("PropertyName", name), ("PropertyType", "String")]).write_empty()?;
+    element(w, "t:ExtendedFieldURI", &[("PropertySetId", PROPERTY_SET_ID), ("PropertyName", name), ("PropertyType", "String")]).write_empty()?;
     Ok(())
 }
 
@@ -38,7 +38,7 @@ fn is_equal_to(w: &mut XmlWriter, field: &str, value: &str) -> io::Result<()> {
     w.create_element("t:IsEqualTo").write_inner_content(|w| {
         uri(w, field)?;
         w.create_element("t:FieldURIOrConstant").write_inner_content(|w| {
-            w.create_element("t:Constant").with_attribute(("Value", value)).write_empty()?;
+            element(w, "t:Constant", &[("Value", value)]).write_empty()?;
             Ok(())
         })?;
         Ok(())
@@ -75,10 +75,9 @@ pub fn find_missed_envelope(folder: &str, offset: usize, header: &Header) -> Res
         return Err(Error::InvalidInput { field: "folder", reason: format!("{} is not inbox or conversationhistory", shown(folder)) });
     }
     let xml = envelope(header, |w| {
-        w.create_element("m:FindItem").with_attribute(("Traversal", "Shallow")).write_inner_content(|w| {
+        element(w, "m:FindItem", &[("Traversal", "Shallow")]).write_inner_content(|w| {
             shape(w, false)?;
-            w.create_element("m:IndexedPageItemView")
-                .with_attributes([("MaxEntriesReturned", PAGE_SIZE.to_string().as_str()), ("Offset", offset.to_string().as_str()), ("BasePoint", "Beginning")])
+            element(w, "m:IndexedPageItemView", &[("MaxEntriesReturned", PAGE_SIZE.to_string().as_str()), ("Offset", offset.to_string().as_str()), ("BasePoint", "Beginning")])
                 .write_empty()?;
             w.create_element("m:Restriction").write_inner_content(|w| {
                 w.create_element("t:And").write_inner_content(|w| {
@@ -91,11 +90,11 @@ pub fn find_missed_envelope(folder: &str, offset: usize, header: &Header) -> Res
                 Ok(())
             })?;
             w.create_element("m:SortOrder").write_inner_content(|w| {
-                w.create_element("t:FieldOrder").with_attribute(("Order", "Descending")).write_inner_content(|w| uri(w, "item:DateTimeReceived"))?;
+                element(w, "t:FieldOrder", &[("Order", "Descending")]).write_inner_content(|w| uri(w, "item:DateTimeReceived"))?;
                 Ok(())
             })?;
             w.create_element("m:ParentFolderIds").write_inner_content(|w| {
-                w.create_element("t:DistinguishedFolderId").with_attribute(("Id", folder)).write_empty()?;
+                element(w, "t:DistinguishedFolderId", &[("Id", folder)]).write_empty()?;
                 Ok(())
             })?;
             Ok(())
@@ -118,7 +117,7 @@ fn check_ids(ids: &[String]) -> Result<()> {
 fn item_ids(w: &mut XmlWriter, ids: &[String]) -> io::Result<()> {
     w.create_element("m:ItemIds").write_inner_content(|w| {
         for id in ids {
-            w.create_element("t:ItemId").with_attribute(("Id", id.as_str())).write_empty()?;
+            element(w, "t:ItemId", &[("Id", id.as_str())]).write_empty()?;
         }
         Ok(())
     })?;
@@ -142,11 +141,11 @@ pub fn get_items_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
 pub fn mark_read_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
     check_ids(ids)?;
     let xml = envelope(header, |w| {
-        w.create_element("m:UpdateItem").with_attributes([("MessageDisposition", "SaveOnly"), ("ConflictResolution", "AlwaysOverwrite")]).write_inner_content(|w| {
+        element(w, "m:UpdateItem", &[("MessageDisposition", "SaveOnly"), ("ConflictResolution", "AlwaysOverwrite")]).write_inner_content(|w| {
             w.create_element("m:ItemChanges").write_inner_content(|w| {
                 for id in ids {
                     w.create_element("t:ItemChange").write_inner_content(|w| {
-                        w.create_element("t:ItemId").with_attribute(("Id", id.as_str())).write_empty()?;
+                        element(w, "t:ItemId", &[("Id", id.as_str())]).write_empty()?;
                         w.create_element("t:Updates").write_inner_content(|w| {
                             w.create_element("t:SetItemField").write_inner_content(|w| {
                                 uri(w, "message:IsRead")?;
@@ -202,21 +201,21 @@ pub fn record_missed_envelope(m: &MissedMessage, header: &Header) -> Result<Enve
     let id = xml_safe(&m.id, &mut replaced).into_owned();
     let conversation = xml_safe(&m.conversation_id, &mut replaced).into_owned();
     let xml = envelope(header, |w| {
-        w.create_element("m:CreateItem").with_attribute(("MessageDisposition", "SaveOnly")).write_inner_content(|w| {
+        element(w, "m:CreateItem", &[("MessageDisposition", "SaveOnly")]).write_inner_content(|w| {
             w.create_element("m:SavedItemFolderId").write_inner_content(|w| {
-                w.create_element("t:DistinguishedFolderId").with_attribute(("Id", "conversationhistory")).write_empty()?;
+                element(w, "t:DistinguishedFolderId", &[("Id", "conversationhistory")]).write_empty()?;
                 Ok(())
             })?;
             w.create_element("m:Items").write_inner_content(|w| {
                 w.create_element("t:Message").write_inner_content(|w| {
                     text_element(w, "t:ItemClass", MISSED_CONVERSATION)?;
                     text_element(w, "t:Subject", &subject)?;
-                    w.create_element("t:Body").with_attribute(("BodyType", "HTML")).write_text_content(quick_xml::events::BytesText::new(&body))?;
+                    element(w, "t:Body", &[("BodyType", "HTML")]).write_text_content(quick_xml::events::BytesText::new(&body))?;
                     extended_property(w, PROPERTY_MESSAGE_ID, &id)?;
                     extended_property(w, PROPERTY_CONVERSATION_ID, &conversation)?;
                     for (tag, kind, value) in [("0x0E07", "Integer", "0".to_string()), ("0x0E06", "SystemTime", to_iso(m.received_at))] {
                         w.create_element("t:ExtendedProperty").write_inner_content(|w| {
-                            w.create_element("t:ExtendedFieldURI").with_attributes([("PropertyTag", tag), ("PropertyType", kind)]).write_empty()?;
+                            element(w, "t:ExtendedFieldURI", &[("PropertyTag", tag), ("PropertyType", kind)]).write_empty()?;
                             text_element(w, "t:Value", &value)
                         })?;
                     }

@@ -3,6 +3,7 @@
 use super::{NS_MESSAGES, NS_SOAP, NS_TYPES};
 use crate::error::{shown, Error, Result};
 use quick_xml::events::{BytesDecl, BytesText, Event};
+use quick_xml::writer::ElementWriter;
 use quick_xml::Writer;
 use std::io;
 
@@ -36,6 +37,17 @@ pub fn server_version(v: Option<&str>) -> Result<&'static str> {
     })
 }
 
+/// Starts element `name` with `attributes` (values escaped by quick-xml). The tag is built in one
+/// buffer sized for the unescaped attributes up front; `create_element(name).with_attributes(…)`
+/// would copy the name and grow the buffer once per attribute, and every request has a few of
+/// these (a tenth of the time of building a `CreateItem`).
+pub fn element<'w>(w: &'w mut XmlWriter, name: &str, attributes: &[(&str, &str)]) -> ElementWriter<'w, Vec<u8>> {
+    let room = attributes.iter().map(|(k, v)| k.len() + v.len() + 4).sum::<usize>();
+    let mut tag = String::with_capacity(name.len() + room);
+    tag.push_str(name);
+    w.create_element(tag).with_attributes(attributes.iter().copied())
+}
+
 /// Writes `<t:name>text</t:name>` (text escaped by the writer).
 pub fn text_element(w: &mut XmlWriter, name: &str, text: &str) -> io::Result<()> {
     w.create_element(name).write_text_content(BytesText::new(text))?;
@@ -49,11 +61,10 @@ pub fn envelope(header: &Header, body: impl FnOnce(&mut XmlWriter) -> io::Result
     let mut w = Writer::new(Vec::with_capacity(2048));
     let written: io::Result<()> = (|| {
         w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)))?;
-        w.create_element("soap:Envelope")
-            .with_attributes([("xmlns:soap", NS_SOAP), ("xmlns:t", NS_TYPES), ("xmlns:m", NS_MESSAGES)])
+        element(&mut w, "soap:Envelope", &[("xmlns:soap", NS_SOAP), ("xmlns:t", NS_TYPES), ("xmlns:m", NS_MESSAGES)])
             .write_inner_content(|w| {
                 w.create_element("soap:Header").write_inner_content(|w| {
-                    w.create_element("t:RequestServerVersion").with_attribute(("Version", version)).write_empty()?;
+                    element(w, "t:RequestServerVersion", &[("Version", version)]).write_empty()?;
                     if let Some(smtp) = header.impersonate {
                         w.create_element("t:ExchangeImpersonation").write_inner_content(|w| {
                             w.create_element("t:ConnectingSID")

@@ -16,7 +16,9 @@ fn allowed(c: char) -> bool {
 /// Returns `text` with every character XML 1.0 cannot carry replaced by U+FFFD, and adds the
 /// number replaced to `count`. Borrows when nothing needs replacing.
 pub fn xml_safe<'a>(text: &'a str, count: &mut u32) -> Cow<'a, str> {
-    if text.chars().all(allowed) {
+    // Byte scan first: below U+0080 only C0 controls other than tab, LF and CR can be wrong, and
+    // U+FFFE/U+FFFF start with 0xEF, so text without those bytes needs no per-char decoding.
+    if text.bytes().all(|b| (b >= 0x20 && b != 0xEF) || matches!(b, b'\t' | b'\n' | b'\r')) || text.chars().all(allowed) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(
@@ -36,7 +38,7 @@ pub fn xml_safe<'a>(text: &'a str, count: &mut u32) -> Cow<'a, str> {
 /// The HTML document for a chat text: HTML-escaped, each line break (`\r\n`, `\n`, `\r`) kept as
 /// `<br>`. The result is text to be written into `t:Body` (the XML writer escapes it again).
 pub fn html_body(text: &str) -> String {
-    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    let normalized = if text.contains('\r') { Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n")) } else { Cow::Borrowed(text) };
     let mut html = String::with_capacity(normalized.len() + 128);
     html.push_str("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body><div>");
     for (i, line) in normalized.split('\n').enumerate() {
@@ -76,6 +78,21 @@ mod tests {
         assert_eq!(n, 4);
         assert_eq!(xml_safe("😀 \u{10FFFF}", &mut n), "😀 \u{10FFFF}");
         assert_eq!(n, 4);
+    }
+
+    #[test]
+    fn byte_scan_and_char_check_agree() {
+        // Characters whose UTF-8 starts with 0xEF (U+F000..U+FFFF) take the per-char check: the
+        // allowed ones stay as they are, U+FFFE/U+FFFF go; every C0 control but tab, LF, CR goes.
+        let mut n = 0;
+        assert!(matches!(xml_safe("ｆｕｌｌ\u{F000}\u{FFFD}\u{E000}", &mut n), Cow::Borrowed(_)));
+        assert_eq!(n, 0);
+        for c in (0u32..0x20).chain([0xFFFE, 0xFFFF]).filter_map(char::from_u32).filter(|c| !matches!(c, '\t' | '\n' | '\r')) {
+            let text = format!("a{c}ｂ");
+            let mut n = 0;
+            assert_eq!(xml_safe(&text, &mut n), "a\u{FFFD}ｂ", "U+{:04X}", c as u32);
+            assert_eq!(n, 1);
+        }
     }
 
     #[test]
