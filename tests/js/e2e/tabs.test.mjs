@@ -38,17 +38,22 @@ for (const tabs of [2, 3]) {
     const first = batch(0, 0);
     all.push(...first);
     await sendAll(pages[0].page, first);
-    await new Promise((r) => setTimeout(r, 700));
-    const seen = await Promise.all(pages.map(({ page }) => page.evaluate(() => ({ counts: window.counts, at: window.lastEventAt?.sending ?? 0 }))));
-    const sent = seen.reduce((n, s) => n + (s.counts.sending ?? 0), 0);
-    const delivered = seen.reduce((n, s) => n + (s.counts.delivered ?? 0), 0);
+    // Wait (polling, not a fixed sleep: a loaded machine starts later) until a few requests went
+    // out, so that one tab is in the middle of the chain.
+    let seen, sent = 0, delivered = 0;
+    for (const started = Date.now(); Date.now() - started < 20000; await new Promise((r) => setTimeout(r, 50))) {
+      seen = await Promise.all(pages.map(({ page }) => page.evaluate(() => ({ counts: window.counts, at: window.lastEventAt?.sending ?? 0 }))));
+      sent = seen.reduce((n, s) => n + (s.counts.sending ?? 0), 0);
+      delivered = seen.reduce((n, s) => n + (s.counts.delivered ?? 0), 0);
+      if (sent >= 3) break;
+    }
     assert.ok(sent > 0 && delivered < first.length, `mid-flush (${sent} sent, ${delivered} delivered)`);
     // The tab that sent last holds the lock now: close it.
     const holder = seen.reduce((best, s, i) => (s.at > seen[best].at ? i : best), 0);
     const rest = pages.filter((_, i) => i !== holder);
     assert.equal(await lockHolders(rest[0].page, dbName), 1, "the spool lock is held");
     assert.deepEqual(pages[holder].errors, []);
-    console.log(`tabs ${tabs}: tab ${holder} held the lock at 700 ms (${sent} sent, ${delivered} delivered); closing it`);
+    console.log(`tabs ${tabs}: tab ${holder} held the lock (${sent} sent, ${delivered} delivered); closing it`);
     await pages[holder].page.close();
     // The others take over the closed tab's unsent messages, and send their own.
     await Promise.all(rest.map(({ page }, i) => { const m = [...batch(i + 1, 0), ...batch(i + 1, PER_TAB / 2)]; all.push(...m); return sendAll(page, m); }));
