@@ -195,11 +195,12 @@ pub fn record_missed_envelope(m: &MissedMessage, header: &Header) -> Result<Enve
     }
     let from = address::validate("from.emailAddress", &m.from.email_address)?;
     let mut replaced = 0;
-    let from_name = m.from.display_name.as_deref().map(|n| xml_safe(n, &mut replaced).into_owned());
-    let subject = xml_safe(&subject_from(&m.text, 255, "Missed conversation"), &mut replaced).into_owned();
+    let from_name = m.from.display_name.as_deref().map(|n| xml_safe(n, &mut replaced));
+    let subject = subject_from(&m.text, 255, "Missed conversation");
+    let subject = xml_safe(&subject, &mut replaced);
     let body = html_body(&xml_safe(&m.text, &mut replaced));
-    let id = xml_safe(&m.id, &mut replaced).into_owned();
-    let conversation = xml_safe(&m.conversation_id, &mut replaced).into_owned();
+    let id = xml_safe(&m.id, &mut replaced);
+    let conversation = xml_safe(&m.conversation_id, &mut replaced);
     let xml = envelope(header, |w| {
         element(w, "m:CreateItem", &[("MessageDisposition", "SaveOnly")]).write_inner_content(|w| {
             w.create_element("m:SavedItemFolderId").write_inner_content(|w| {
