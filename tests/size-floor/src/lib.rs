@@ -42,6 +42,9 @@ fn invalid(e: impl std::fmt::Display) -> Error {
     Error::Invalid(e.to_string())
 }
 
+#[cfg(not(any(feature = "json", feature = "serde-wasm-bindgen")))]
+compile_error!("size-floor needs a serde back end: feature `json` or `serde-wasm-bindgen`");
+
 #[cfg(feature = "json")]
 fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, JsValue> {
     let text = js_sys::JSON::stringify(value)?.as_string().ok_or("not JSON")?;
@@ -53,12 +56,12 @@ fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     js_sys::JSON::parse(&serde_json::to_string(value).map_err(invalid)?)
 }
 
-#[cfg(not(feature = "json"))]
+#[cfg(all(feature = "serde-wasm-bindgen", not(feature = "json")))]
 fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, JsValue> {
     Ok(serde_wasm_bindgen::from_value(value.clone()).map_err(invalid)?)
 }
 
-#[cfg(not(feature = "json"))]
+#[cfg(all(feature = "serde-wasm-bindgen", not(feature = "json")))]
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     Ok(serde_wasm_bindgen::to_value(value).map_err(invalid)?)
 }
