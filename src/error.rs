@@ -63,9 +63,19 @@ pub enum Error {
     #[error("message {0:?} is being sent right now")]
     MessageInFlight(String),
 
-    /// EWS answered 401/403 to a recipient-side request.
-    #[error("EWS asked for credentials (HTTP {0})")]
-    AuthRequired(u16),
+    /// Credentials are missing or refused for a recipient-side request. `cause`: `Http401`,
+    /// `Http403`, `Redirect`, `LoginPage`, `TokenUnavailable` or `TokenUnsafe`.
+    #[error("credentials needed ({cause}): {message}")]
+    AuthRequired { cause: String, message: String },
+
+    /// A custom `transport` resolved something that is not `{ status, body }` (what was wrong).
+    #[error("the transport's reply is not {{ status, body }}: {0}")]
+    TransportContract(String),
+
+    /// Another tab (or the user, or the browser) deleted the spool's IndexedDB database.
+    /// `records` is how many of this sender's records the messenger last knew of.
+    #[error("the spool database {name:?} was deleted by someone else; {records} records it held are gone")]
+    SpoolDeleted { name: String, records: usize },
 
     /// An EWS request of the recipient side failed (`code` is the EWS ResponseCode, `Http<status>`,
     /// `NetworkError` or `InvalidResponse`).
@@ -106,7 +116,9 @@ impl Error {
             Error::UnknownMessage(_) => "UnknownMessage",
             Error::MessageInFlight(_) => "MessageInFlight",
             Error::Closed => "MessengerClosed",
-            Error::AuthRequired(_) => "AuthRequired",
+            Error::AuthRequired { .. } => "AuthRequired",
+            Error::TransportContract(_) => "TransportContract",
+            Error::SpoolDeleted { .. } => "SpoolDeleted",
             Error::Ews { .. } => "EwsError",
         }
     }

@@ -59,9 +59,14 @@ pub struct MessengerConfig {
     /// Requests in flight at once; default 4, 1 to 16.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
-    /// Timeout of one request; default 30000, 1000 to 300000.
+    /// Timeout of one request; default 30000, 1000 to 300000. Bounds a custom `transport` too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout_ms: Option<u32>,
+    /// How long `getAccessToken()` may take, in ms; default 10000 (MSAL.js's own default
+    /// for a silent token renewal in a hidden iframe, `iframeHashTimeout`), 100 to 300000. An
+    /// attempt whose token is late is `retrying` with code `TokenTimeout`; nothing is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_timeout_ms: Option<u32>,
     /// How long a message claimed by this tab is reserved for it, in ms. When a tab closes or
     /// reloads mid-send, another tab (or the reloaded one) takes the message over after this.
     /// Default `requestTimeoutMs` + 60000; must exceed `requestTimeoutMs` (up to 86,400,000).
@@ -84,6 +89,7 @@ pub struct Resolved {
     pub organization_domains: Vec<String>,
     pub spool: SpoolConfig,
     pub request_timeout_ms: u32,
+    pub token_timeout_ms: u32,
     pub db_name: String,
 }
 
@@ -122,6 +128,7 @@ impl MessengerConfig {
         })?;
         let defaults = RetryPolicy::default();
         let request_timeout_ms = range("requestTimeoutMs", self.request_timeout_ms, 30_000, 1_000, 300_000)?;
+        let token_timeout_ms = range("tokenTimeoutMs", self.token_timeout_ms, 10_000, 100, 300_000)?;
         let retry = RetryPolicy {
             retry_interval_ms: range("retryIntervalMs", self.retry_interval_ms, defaults.retry_interval_ms, 1, 86_400_000)?,
             max_retry_interval_ms: defaults.max_retry_interval_ms,
@@ -141,13 +148,15 @@ impl MessengerConfig {
             max_message_bytes: self.max_message_bytes,
         };
         let concurrency = range("concurrency", self.concurrency, 4, 1, 16)?;
+        let owner_address = crate::spool::normalize_sender(sender.email_address.as_deref().unwrap_or_default());
         Ok(Resolved {
             ews_url: url.to_string(),
             sender,
             policy,
             organization_domains: self.organization_domains,
-            spool: SpoolConfig { envelope, retry, concurrency, owner: owner.to_string() },
+            spool: SpoolConfig { envelope, retry, concurrency, owner: owner.to_string(), sender: owner_address },
             request_timeout_ms,
+            token_timeout_ms,
             db_name,
         })
     }

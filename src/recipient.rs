@@ -8,21 +8,29 @@ use crate::ews::recipient::{find_missed_envelope, get_items_envelope, mark_read_
 use crate::ews::soap::Header;
 use crate::ews::{Envelope, EwsOutcome};
 use crate::missed::{group, MissedReport};
-use crate::spool::Transport;
+use crate::spool::{Transport, TransportError};
 
 /// Most FindItem pages read per folder in one check (100 items each).
 pub const MAX_PAGES: usize = 50;
 
 fn outcome_error(o: EwsOutcome) -> Error {
     match o {
-        EwsOutcome::AuthRequired { http_status } => Error::AuthRequired(http_status),
+        EwsOutcome::AuthRequired { code, message, .. } => Error::AuthRequired { cause: code, message },
         EwsOutcome::Retry { code, message, .. } | EwsOutcome::PermanentFailure { code, message, .. } => Error::Ews { code, message },
         EwsOutcome::Delivered { .. } => Error::Ews { code: "UnexpectedReply".into(), message: "the reply held no items".into() },
     }
 }
 
+fn transport_error(e: TransportError) -> Error {
+    match e {
+        TransportError::TokenUnavailable(_) | TransportError::TokenUnsafe(_) => Error::AuthRequired { cause: e.code().into(), message: e.message() },
+        TransportError::Contract(why) => Error::TransportContract(why),
+        other => Error::Ews { code: other.code().into(), message: other.message() },
+    }
+}
+
 async fn call<T: Transport>(t: &T, env: &Envelope) -> Result<ItemsReply> {
-    let reply = t.post(env).await;
+    let reply = t.post(env).await.map_err(transport_error)?;
     parse_items(reply.status, &reply.body).map_err(outcome_error)
 }
 

@@ -150,9 +150,9 @@ struct Direct<'a> {
     token: &'static str,
 }
 impl offline_im::spool::Transport for Direct<'_> {
-    async fn post(&self, env: &Envelope) -> offline_im::spool::TransportReply {
+    async fn post(&self, env: &Envelope) -> Result<offline_im::spool::TransportReply, offline_im::spool::TransportError> {
         let (status, body) = ews_server::handle(&mut self.state.borrow_mut(), self.token, &env.xml);
-        offline_im::spool::TransportReply { status, body }
+        Ok(offline_im::spool::TransportReply { status, body })
     }
 }
 

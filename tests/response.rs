@@ -68,8 +68,21 @@ fn schema_validation_and_code_only_faults_are_permanent() {
 
 #[test]
 fn http_statuses() {
-    assert_eq!(parse_ews_response(401, ""), EwsOutcome::AuthRequired { http_status: 401 });
-    assert_eq!(parse_ews_response(403, "<html>forbidden</html>"), EwsOutcome::AuthRequired { http_status: 403 });
+    assert!(matches!(parse_ews_response(401, ""), EwsOutcome::AuthRequired { http_status: 401, ref code, .. } if code == "Http401"));
+    assert!(matches!(parse_ews_response(403, "<html>forbidden</html>"), EwsOutcome::AuthRequired { http_status: 403, ref code, .. } if code == "Http403"));
+    // What an AD FS or reverse-proxy sign-in returns: a redirect, or the sign-in page itself
+    // with 200. Both need credentials; neither is a broken reply that burns an attempt.
+    for status in [301, 302, 303, 307, 308] {
+        let o = parse_ews_response(status, "");
+        assert!(matches!(o, EwsOutcome::AuthRequired { http_status, ref code, .. } if http_status == status && code == "Redirect"), "{o:?}");
+    }
+    for page in ["<!DOCTYPE html><html><head><title>Sign In</title></head><body><form>", "\u{feff}\r\n  <HTML lang=en><body>Sign in to your account", "<!doctype HTML>\n<title>AD FS</title>"] {
+        let o = parse_ews_response(200, page);
+        assert!(matches!(o, EwsOutcome::AuthRequired { http_status: 200, ref code, .. } if code == "LoginPage"), "{page:?}: {o:?}");
+    }
+    // Not every odd body is a login page: XML that is not SOAP stays InvalidResponse.
+    let o = parse_ews_response(200, "<?xml version=\"1.0\"?><html/>");
+    assert!(matches!(o, EwsOutcome::Retry { ref code, .. } if code == "InvalidResponse"), "{o:?}");
     for status in [429, 502, 503, 504, 500] {
         let o = parse_ews_response(status, "<html><body>Service Unavailable</body></html>");
         assert!(matches!(o, EwsOutcome::Retry { ref code, http_status, .. } if *code == format!("Http{status}") && http_status == status), "{o:?}");
@@ -85,8 +98,10 @@ fn http_statuses() {
 
 #[test]
 fn html_garbage_and_lookalikes_are_invalid_responses() {
+    // A sign-in page with status 200 needs credentials (issue 11.4), it is not a broken reply.
+    let o = parse_ews_response(200, &fixture("responses/login-page.html"));
+    assert!(matches!(o, EwsOutcome::AuthRequired { ref code, http_status: 200, .. } if code == "LoginPage"), "{o:?}");
     let bodies = [
-        fixture("responses/login-page.html"),
         fixture("responses/wrong-namespace.xml"),
         String::new(),
         "\u{0}\u{1}garbage<<<".into(),
@@ -106,5 +121,8 @@ fn outcome_json_shape_for_javascript() {
     assert_eq!(v["kind"], "retry");
     assert_eq!(v["backOffMs"], 297_749);
     assert_eq!(v["httpStatus"], 500);
-    assert_eq!(serde_json::to_value(parse_ews_response(401, "")).unwrap(), serde_json::json!({ "kind": "authRequired", "httpStatus": 401 }));
+    assert_eq!(
+        serde_json::to_value(parse_ews_response(401, "")).unwrap(),
+        serde_json::json!({ "kind": "authRequired", "httpStatus": 401, "code": "Http401", "message": "EWS asked for credentials" })
+    );
 }

@@ -6,8 +6,8 @@ mod common;
 
 use common::spool_suite::*;
 use futures_executor::block_on;
-use offline_im::ews::{Envelope, EwsOutcome};
-use offline_im::spool::schedule::{due_chains, next_wakeup};
+use offline_im::ews::Envelope;
+use offline_im::spool::schedule::{claimable, due_chains, next_wakeup};
 use offline_im::spool::*;
 
 #[test]
@@ -37,6 +37,24 @@ fn memory_expired_lease_is_taken_over() {
 }
 
 #[test]
+fn memory_senders_see_only_their_own() {
+    let shared = MemoryStore::default();
+    block_on(senders_see_only_their_own(&shared, &shared));
+}
+#[test]
+fn memory_clock_set_back_keeps_order() {
+    block_on(clock_set_back_keeps_order(MemoryStore::default()));
+}
+#[test]
+fn memory_auth_failure_halts_the_round() {
+    block_on(auth_failure_halts_the_round(MemoryStore::default()));
+}
+#[test]
+fn memory_transport_failures_are_typed() {
+    block_on(transport_failures_are_typed(MemoryStore::default()));
+}
+
+#[test]
 fn retry_delay_is_two_minutes_doubling_capped_and_at_least_back_off() {
     let p = RetryPolicy::default();
     assert_eq!(p.delay_ms(1, None), 120_000);
@@ -52,45 +70,140 @@ fn retry_delay_is_two_minutes_doubling_capped_and_at_least_back_off() {
 fn exhausted_by_attempts_or_age_fails_and_is_kept() {
     let spool = Spool::new(MemoryStore::default(), config("a"));
     let p = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
-    let busy = EwsOutcome::Retry { code: "ErrorServerBusy".into(), message: "busy".into(), back_off_ms: None, http_status: 500 };
+    let busy = Outcome::Retry { code: "ErrorServerBusy".into(), message: "busy".into(), back_off_ms: None, http_status: 500 };
     let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
-    assert!(machine::claim(&mut r, "a", 0, &p));
+    assert!(machine::claim(&mut r, TONY, "a", 0, &p));
     assert!(matches!(machine::settle(&mut r, &busy, 1, &p), Some(Settled::Retrying { next_attempt_at: 120_001, .. })));
-    assert!(!machine::claim(&mut r, "a", 120_000, &p), "not due before its time");
-    assert!(machine::claim(&mut r, "a", 120_001, &p));
+    assert!(!machine::claim(&mut r, TONY, "a", 120_000, &p), "not due before its time");
+    assert!(!machine::claim(&mut r, SAM, "a", 120_001, &p), "never by another sender");
+    assert!(machine::claim(&mut r, TONY, "a", 120_001, &p));
     assert!(matches!(machine::settle(&mut r, &busy, 120_002, &p), Some(Settled::Failed { ref code, permanent: false, .. }) if code == "MaxAttemptsExceeded"));
     assert_eq!(r.state, State::Failed);
 
-    let p = RetryPolicy { max_age_ms: 1_000, ..RetryPolicy::default() };
+    // Age: the wall clock and the waited backoff must both reach maxAgeMs.
+    let p = RetryPolicy { max_age_ms: 1_000, retry_interval_ms: 400, max_attempts: 100, ..RetryPolicy::default() };
     let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
-    machine::claim(&mut r, "a", 0, &p);
-    assert!(matches!(machine::settle(&mut r, &busy, 1_000, &p), Some(Settled::Failed { ref code, .. }) if code == "MaxAgeExceeded"));
+    let mut now = 0;
+    let mut settled = Vec::new();
+    for _ in 0..10 {
+        assert!(machine::claim(&mut r, TONY, "a", now, &p), "claimable at {now}");
+        let s = machine::settle(&mut r, &busy, now, &p).unwrap();
+        settled.push(s.clone());
+        if let Settled::Retrying { next_attempt_at, .. } = s { now = next_attempt_at } else { break }
+    }
+    // Waits of 400 and 800 ms: 1,200 ms waited ≥ 1,000 at the third settle (at 1,200 ms).
+    assert_eq!(settled.len(), 3, "{settled:?}");
+    assert!(matches!(&settled[2], Settled::Failed { code, .. } if code == "MaxAgeExceeded"), "{settled:?}");
+    assert_eq!((r.waited_ms, r.settled_at), (1_200, Some(1_200)));
+}
+
+fn outcome(code: &str) -> Outcome {
+    Outcome::Retry { code: code.into(), message: "busy".into(), back_off_ms: None, http_status: 503 }
 }
 
 #[test]
-fn auth_required_does_not_use_up_attempts() {
+fn a_clock_jump_alone_never_expires_a_message() {
+    // Issue: with the clock jumping a day ahead, a retrying message failed MaxAgeExceeded
+    // after 2 attempts. Now the jump counts at most the delay it skipped.
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let p = RetryPolicy::default(); // 7 days, 2-minute interval
+    let mut r = spool.new_record(new_message("m", "c", "t"), 1_000).unwrap();
+    assert!(machine::claim(&mut r, TONY, "a", 1_000, &p));
+    assert!(matches!(machine::settle(&mut r, &outcome("ErrorServerBusy"), 1_000, &p), Some(Settled::Retrying { .. })));
+    let later = 1_000 + 30 * 86_400_000; // the clock jumps 30 days ahead
+    assert!(machine::claim(&mut r, TONY, "a", later, &p));
+    assert_eq!(r.waited_ms, 120_000, "a jump forward counts only the delay it skipped");
+    assert!(matches!(machine::settle(&mut r, &outcome("ErrorServerBusy"), later, &p), Some(Settled::Retrying { .. })), "not expired by the jump");
+    // Accepted while the clock was 30 days ahead, then the clock is corrected: createdAt is in
+    // the future, so only the waited time can expire it; it is due at once, not in 30 days.
+    let ahead = 1_000 + 30 * 86_400_000;
+    let mut r = spool.new_record(new_message("m2", "c", "t"), ahead).unwrap();
+    assert!(claimable(&r, 1_000, &p), "due now although nextAttemptAt is 30 days ahead");
+    assert!(machine::claim(&mut r, TONY, "a", 1_000, &p));
+    assert!(matches!(machine::settle(&mut r, &outcome("ErrorServerBusy"), 1_000, &p), Some(Settled::Retrying { next_attempt_at: 121_000, .. })));
+}
+
+#[test]
+fn a_due_time_or_lease_past_the_longest_delay_means_the_clock_went_back() {
+    let p = RetryPolicy::default();
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
+    let now = 10 * 86_400_000;
+    r.next_attempt_at = now + p.longest_delay_ms();
+    assert!(!claimable(&r, now, &p), "the longest backoff is a real wait");
+    r.next_attempt_at = now + p.longest_delay_ms() + 1;
+    assert!(claimable(&r, now, &p), "further than any backoff: written by a clock that went back");
+    assert_eq!(next_wakeup(&[r.clone()], now, &p), Some(now));
+    r.state = State::Sending;
+    r.lease_until = now + p.lease_ms;
+    assert!(!claimable(&r, now, &p), "a held lease");
+    r.lease_until = now + p.lease_ms + 1;
+    assert!(claimable(&r, now, &p), "a lease longer than any lease: the clock went back");
+    // BackOffMilliseconds is honoured up to the longest delay, never beyond.
+    assert_eq!(p.delay_ms(1, Some(10 * 86_400_000)), p.longest_delay_ms());
+}
+
+#[test]
+fn auth_required_backs_off_expires_and_does_not_use_up_attempts() {
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let p = RetryPolicy { retry_interval_ms: 100, max_age_ms: 2_000, ..RetryPolicy::default() };
+    let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
+    let auth = Outcome::AuthRequired { code: "Http401".into(), message: "EWS asked for credentials".into(), http_status: 401 };
+    let mut now = 0;
+    let mut delays = Vec::new();
+    let last = loop {
+        assert!(machine::claim(&mut r, TONY, "a", now, &p));
+        match machine::settle(&mut r, &auth, now, &p).unwrap() {
+            Settled::AuthRequired { next_attempt_at, ref code, .. } => {
+                assert_eq!(code, "Http401");
+                assert_eq!(r.attempts, 0, "auth failures are not attempts");
+                delays.push(next_attempt_at - now);
+                now = next_attempt_at;
+            }
+            other => break other,
+        }
+    };
+    assert_eq!(delays, [100, 200, 400, 800, 1_600], "exponential backoff");
+    assert!(matches!(last, Settled::Failed { ref code, permanent: false, .. } if code == "MaxAgeExceeded"), "{last:?}");
+    assert_eq!(r.last_error.as_ref().map(|e| e.code.as_str()), Some("MaxAgeExceeded"));
+}
+
+#[test]
+fn error_text_never_keeps_a_bearer_credential() {
     let spool = Spool::new(MemoryStore::default(), config("a"));
     let p = RetryPolicy::default();
     let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
-    machine::claim(&mut r, "a", 0, &p);
-    let s = machine::settle(&mut r, &EwsOutcome::AuthRequired { http_status: 401 }, 10, &p);
-    assert_eq!(s, Some(Settled::AuthRequired { http_status: 401, next_attempt_at: 120_010 }));
-    assert_eq!((r.state, r.attempts), (State::Queued, 0));
+    assert!(machine::claim(&mut r, TONY, "a", 0, &p));
+    let echo = outcome("Http500: headers Authorization: Bearer eyJ0eXAi.SENTINEL.sig; Host: x");
+    let echo = match echo { Outcome::Retry { code, .. } => Outcome::Retry { code: "Http500".into(), message: code, back_off_ms: None, http_status: 500 }, o => o };
+    let s = machine::settle(&mut r, &echo, 0, &p).unwrap();
+    let stored = &r.last_error.as_ref().unwrap().message;
+    assert!(!stored.contains("SENTINEL") && stored.contains("Bearer [redacted]"), "{stored}");
+    assert!(!format!("{s:?}").contains("SENTINEL"), "{s:?}");
+    assert_eq!(offline_im::spool::transport::redact("x tok-SECRET-1 y", Some("tok-SECRET-1")), "x [redacted] y");
+    assert!(offline_im::spool::transport::check_token("a\r\nX-Evil: 1").is_err());
+    assert!(offline_im::spool::transport::check_token("eyJ0eXAi.abc-_~+/=").is_ok());
 }
 
 #[test]
 fn selection_keeps_conversation_order() {
     let spool = Spool::new(MemoryStore::default(), config("a"));
-    let mut recs: Vec<SpoolRecord> = ["a1", "a2", "b1", "c1", "d1"].iter().map(|id| spool.new_record(new_message(id, &id[..1], "t"), 100).unwrap()).collect();
+    let p = RetryPolicy::default();
+    let mut recs: Vec<SpoolRecord> = ["a1", "a2", "b1", "c1", "d1"].iter().zip(1..).map(|(id, seq)| SpoolRecord { seq, ..spool.new_record(new_message(id, &id[..1], "t"), 100).unwrap() }).collect();
     let ids = |chains: Vec<Vec<String>>| chains.into_iter().map(|c| c.join(">")).collect::<Vec<_>>();
-    assert_eq!(ids(due_chains(&recs, 100)), ["a1>a2", "b1", "c1", "d1"], "a2 goes after a1, in one chain");
+    assert_eq!(ids(due_chains(&recs, 100, &p)), ["a1>a2", "b1", "c1", "d1"], "a2 goes after a1, in one chain");
     recs[0].next_attempt_at = 500; // a1 retrying later: a2 still waits behind it
-    assert_eq!(ids(due_chains(&recs, 100)), ["b1", "c1", "d1"]);
+    assert_eq!(ids(due_chains(&recs, 100, &p)), ["b1", "c1", "d1"]);
+    // Order is the seq, not the clock: a2 accepted "a day earlier" (clock set back) still goes after a1.
+    recs[1].created_at = 0;
+    recs[0].created_at = 86_400_000;
+    recs[0].next_attempt_at = 100;
+    assert_eq!(ids(due_chains(&recs, 100, &p)), ["a1>a2", "b1", "c1", "d1"]);
     recs[0].state = State::Failed;
-    assert_eq!(ids(due_chains(&recs, 100)), ["a2", "b1", "c1", "d1"], "failed blocks nothing");
+    assert_eq!(ids(due_chains(&recs, 100, &p)), ["a2", "b1", "c1", "d1"], "failed blocks nothing");
     recs[2].state = State::Delivered;
-    assert_eq!(ids(due_chains(&recs, 100)), ["a2", "c1", "d1"]);
-    assert_eq!(next_wakeup(&recs), Some(100));
+    assert_eq!(ids(due_chains(&recs, 100, &p)), ["a2", "c1", "d1"]);
+    assert_eq!(next_wakeup(&recs, 50, &p), Some(100));
 }
 
 /// A transport that counts requests in flight and stays pending for a few polls.
@@ -101,7 +214,7 @@ struct Gauge {
     order: std::cell::RefCell<Vec<String>>,
 }
 impl Transport for Gauge {
-    async fn post(&self, envelope: &Envelope) -> TransportReply {
+    async fn post(&self, envelope: &Envelope) -> Result<TransportReply, TransportError> {
         self.now.set(self.now.get() + 1);
         self.max.set(self.max.get().max(self.now.get()));
         let text = &envelope.xml[envelope.xml.find("<t:Subject>").unwrap() + 11..envelope.xml.find("</t:Subject>").unwrap()];
@@ -110,7 +223,7 @@ impl Transport for Gauge {
             yield_now().await;
         }
         self.now.set(self.now.get() - 1);
-        TransportReply { status: 200, body: SUCCESS.to_string() }
+        Ok(TransportReply { status: 200, body: SUCCESS.to_string() })
     }
 }
 

@@ -49,8 +49,10 @@ pub enum EwsOutcome {
     },
     /// Will not succeed by retrying (code and text from Exchange, or `Http<status>`).
     PermanentFailure { code: String, message: String, http_status: u16 },
-    /// HTTP 401/403: the app must supply (new) credentials.
-    AuthRequired { http_status: u16 },
+    /// The app must supply (new) credentials: HTTP 401/403 (`Http401`, `Http403`), a redirect
+    /// (`Redirect`: a sign-in page or reverse proxy in front of EWS), or an HTML page where a SOAP
+    /// reply was expected with a 2xx status (`LoginPage`: what an AD FS or proxy sign-in returns).
+    AuthRequired { http_status: u16, code: String, message: String },
 }
 
 impl EwsOutcome {
@@ -222,12 +224,30 @@ fn snippet(body: &str) -> String {
     s.trim().to_string()
 }
 
+/// Whether `body` is an HTML document (what a sign-in page returns), judged by its start:
+/// `<!DOCTYPE html` or `<html`, in any case, after white space and a byte order mark.
+pub fn is_html_page(body: &str) -> bool {
+    let head = body.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let head = head.get(..14).unwrap_or(head).to_ascii_lowercase();
+    head.starts_with("<!doctype html") || head.starts_with("<html")
+}
+
 /// Classifies a reply from its HTTP status and body. Never fails: a body that is not an EWS SOAP
-/// envelope (HTML, garbage, empty) is a retry with code `InvalidResponse`; status 0 (no response:
-/// network error, timeout) is a retry with code `NetworkError`.
+/// envelope (garbage, empty) is a retry with code `InvalidResponse`; status 0 (no response:
+/// network error, timeout) is a retry with code `NetworkError`. Credentials problems are
+/// [`EwsOutcome::AuthRequired`]: 401 and 403, any 3xx (EWS itself never redirects a POST; a
+/// sign-in front end does), and an HTML page with a 2xx status.
 pub fn parse_ews_response(http_status: u16, body: &str) -> EwsOutcome {
+    let http_code = || ["Http", &http_status.to_string()].concat();
     if matches!(http_status, 401 | 403) {
-        return EwsOutcome::AuthRequired { http_status };
+        return EwsOutcome::AuthRequired { http_status, code: http_code(), message: "EWS asked for credentials".into() };
+    }
+    if (300..=399).contains(&http_status) {
+        let message = ["EWS redirected the request (HTTP ", &http_status.to_string(), "): a sign-in page or proxy is in front of it"].concat();
+        return EwsOutcome::AuthRequired { http_status, code: "Redirect".into(), message };
+    }
+    if (200..=299).contains(&http_status) && is_html_page(body) {
+        return EwsOutcome::AuthRequired { http_status, code: "LoginPage".into(), message: "EWS answered with an HTML page (a sign-in page?) instead of SOAP".into() };
     }
     if http_status == 0 {
         return EwsOutcome::Retry { code: "NetworkError".into(), message: "no response from the EWS endpoint".into(), back_off_ms: None, http_status };
@@ -248,10 +268,9 @@ pub fn parse_ews_response(http_status: u16, body: &str) -> EwsOutcome {
             }
         }
     }
-    let http_code = ["Http", &http_status.to_string()].concat();
     match http_status {
-        429 | 500..=599 => EwsOutcome::Retry { code: http_code, message: snippet(body), back_off_ms: None, http_status },
-        400..=499 => EwsOutcome::PermanentFailure { code: http_code, message: snippet(body), http_status },
+        429 | 500..=599 => EwsOutcome::Retry { code: http_code(), message: snippet(body), back_off_ms: None, http_status },
+        400..=499 => EwsOutcome::PermanentFailure { code: http_code(), message: snippet(body), http_status },
         _ => EwsOutcome::Retry {
             code: "InvalidResponse".into(),
             message: ["not an EWS SOAP reply: ", &snippet(body)].concat(),

@@ -2,28 +2,16 @@
 //! and settles them. Generic over the store, the transport and the clock so that it runs natively
 //! with a fake clock and in the browser with IndexedDB, fetch and `Date.now()`.
 
-use super::machine::{self, Settled};
-use super::record::{SpoolRecord, State, RECORD_VERSION};
+use super::machine::{self, Outcome, Settled};
+use super::record::{normalize_sender, SpoolRecord, State, RECORD_VERSION};
 use super::schedule::{due_chains, RetryPolicy};
 use super::store::SpoolStore;
+use super::transport::Transport;
 use crate::error::{Error, Result};
-use crate::ews::{build_offline_message_envelope, parse_ews_response, validate_offline_message, Envelope, EnvelopeOptions, EwsOutcome, MailboxAddress, OfflineMessage};
+use crate::ews::{build_offline_message_envelope, parse_ews_response, validate_offline_message, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use std::cell::Cell;
-
-/// An HTTP reply as the transport saw it (`status` 0: no reply — network error or timeout).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransportReply {
-    pub status: u16,
-    pub body: String,
-}
-
-/// Posts one EWS request. Must not fail: problems are `status` 0 (or the HTTP status).
-#[allow(async_fn_in_trait)]
-pub trait Transport {
-    async fn post(&self, envelope: &Envelope) -> TransportReply;
-}
 
 /// Milliseconds since the Unix epoch.
 pub trait Clock {
@@ -90,18 +78,39 @@ pub struct SpoolConfig {
     pub concurrency: usize,
     /// This messenger instance's id, written into leases.
     pub owner: String,
+    /// The signed-in sender's primary SMTP address: the owner of every record this spool
+    /// writes, and the only records it reads, sends, retries or discards. Normalised by
+    /// [`Spool::new`] ([`normalize_sender`]).
+    pub sender: String,
 }
 
-/// The engine over a store.
+/// The engine over a store, for one sender.
 pub struct Spool<S> {
     pub store: S,
     pub config: SpoolConfig,
-    seq: Cell<u32>,
+    /// Set when an attempt in the current round needed credentials: the round starts no more
+    /// attempts (they would all fail the same way).
+    halted: Cell<bool>,
 }
 
 impl<S: SpoolStore> Spool<S> {
-    pub fn new(store: S, config: SpoolConfig) -> Self {
-        Spool { store, config, seq: Cell::new(0) }
+    pub fn new(store: S, mut config: SpoolConfig) -> Self {
+        config.sender = normalize_sender(&config.sender);
+        Spool { store, config, halted: Cell::new(false) }
+    }
+
+    /// The normalised sender this spool serves.
+    pub fn sender(&self) -> &str {
+        &self.config.sender
+    }
+
+    /// The record `id` if it is this sender's: another sender's record is reported as absent
+    /// (its existence and content stay private). Errors: [`Error::UnknownMessage`].
+    async fn own(&self, id: &str) -> Result<SpoolRecord> {
+        match self.store.get(id).await? {
+            Some(r) if r.sender == self.config.sender => Ok(r),
+            _ => Err(Error::UnknownMessage(id.to_string())),
+        }
     }
 
     /// The EWS request for a stored record, rebuilt from the record and the current settings.
@@ -119,12 +128,11 @@ impl<S: SpoolStore> Spool<S> {
         let message = OfflineMessage { id: m.id, conversation_id: Some(conversation_id), to: m.to, text: m.text, subject: m.subject };
         let options = EnvelopeOptions { item_class: Some(m.item_class), ..self.config.envelope.clone() };
         validate_offline_message(&message, &options)?;
-        let seq = self.seq.get().wrapping_add(1);
-        self.seq.set(seq);
         let OfflineMessage { id, conversation_id, to, text, subject } = message;
         Ok(SpoolRecord {
             conversation_id: conversation_id.unwrap_or_default(),
             id,
+            sender: self.config.sender.clone(),
             to,
             to_sip_address: m.to_sip_address,
             text,
@@ -132,9 +140,12 @@ impl<S: SpoolStore> Spool<S> {
             item_class: options.item_class.unwrap_or_default(),
             state: State::Queued,
             attempts: 0,
+            auth_failures: 0,
             created_at: now,
-            seq,
+            seq: 0,
             next_attempt_at: now,
+            backoff_ms: 0,
+            waited_ms: 0,
             last_error: None,
             lease_owner: None,
             lease_until: 0,
@@ -143,19 +154,46 @@ impl<S: SpoolStore> Spool<S> {
         })
     }
 
-    /// Stores a new record durably. Idempotent by id: sending the same id twice returns the stored
-    /// record and `false`.
-    pub async fn enqueue(&self, record: SpoolRecord) -> Result<(SpoolRecord, bool)> {
-        if self.store.insert(&record).await? {
+    /// Stores a new record durably (the store assigns its `seq`). Idempotent by id: sending the
+    /// same id twice returns the stored record and `false`. Errors: [`Error::InvalidInput`]
+    /// (`id`) when the id belongs to another sender's record (nothing of it is shown).
+    pub async fn enqueue(&self, mut record: SpoolRecord) -> Result<(SpoolRecord, bool)> {
+        record.sender.clone_from(&self.config.sender);
+        if let Some(seq) = self.store.insert(&record).await? {
+            record.seq = seq;
             return Ok((record, true));
         }
-        let existing = self.store.get(&record.id).await?.ok_or_else(|| Error::UnknownMessage(record.id.clone()))?;
-        Ok((existing, false))
+        match self.store.get(&record.id).await? {
+            Some(existing) if existing.sender == self.config.sender => Ok((existing, false)),
+            Some(_) => Err(Error::InvalidInput { field: "id", reason: "is already used by a message of another sender".into() }),
+            None => Err(Error::UnknownMessage(record.id.clone())),
+        }
+    }
+
+    /// Takes over a record that has no sender (record version 1, from before records knew
+    /// their sender) as this sender's, because the app says this user wrote it: it gets this
+    /// sender, a new `seq` (after everything stored) and, if it was still active, is queued and
+    /// due now. Errors: [`Error::InvalidInput`] (`id`) when the id is in use, storage errors.
+    pub async fn adopt(&self, mut record: SpoolRecord, now: u64) -> Result<SpoolRecord> {
+        record.sender.clone_from(&self.config.sender);
+        record.record_version = RECORD_VERSION;
+        record.lease_owner = None;
+        record.lease_until = 0;
+        record.backoff_ms = 0;
+        if record.state.is_active() {
+            record.state = State::Queued;
+            record.next_attempt_at = now;
+        }
+        let (stored, new) = self.enqueue(record).await?;
+        if !new {
+            return Err(Error::InvalidInput { field: "id", reason: "is already in this sender's spool".into() });
+        }
+        Ok(stored)
     }
 
     /// Records not yet delivered (queued, sending, failed), oldest first.
     pub async fn pending(&self) -> Result<Vec<SpoolRecord>> {
-        let mut all: Vec<SpoolRecord> = self.store.all().await?.into_iter().filter(|r| r.state != State::Delivered).collect();
+        let mut all: Vec<SpoolRecord> = self.store.all(&self.config.sender).await?.into_iter().filter(|r| r.state != State::Delivered).collect();
         all.sort_by(|a, b| a.order_key().cmp(&b.order_key()));
         Ok(all)
     }
@@ -164,16 +202,21 @@ impl<S: SpoolStore> Spool<S> {
     /// Errors: [`Error::UnknownMessage`], [`Error::MessageInFlight`].
     pub async fn retry(&self, id: &str, now: u64) -> Result<SpoolRecord> {
         let mut in_flight = false;
+        let sender = self.config.sender.as_str();
         let updated = self
             .store
             .update(id, &mut |r| match r.state {
+                _ if r.sender != sender => false,
                 State::Queued | State::Failed => {
                     if r.state == State::Failed {
                         r.attempts = 0;
+                        r.auth_failures = 0;
+                        r.waited_ms = 0;
                         r.settled_at = None;
                     }
                     r.state = State::Queued;
                     r.next_attempt_at = now;
+                    r.backoff_ms = 0;
                     true
                 }
                 State::Sending if r.lease_until > now => {
@@ -188,14 +231,14 @@ impl<S: SpoolStore> Spool<S> {
         }
         match updated {
             Some(r) => Ok(r),
-            None => self.store.get(id).await?.ok_or_else(|| Error::UnknownMessage(id.to_string())),
+            None => self.own(id).await,
         }
     }
 
     /// Removes a message from the spool (the app gave up on it). Errors: [`Error::UnknownMessage`],
     /// [`Error::MessageInFlight`].
     pub async fn discard(&self, id: &str, now: u64) -> Result<SpoolRecord> {
-        let r = self.store.get(id).await?.ok_or_else(|| Error::UnknownMessage(id.to_string()))?;
+        let r = self.own(id).await?;
         if r.state == State::Sending && r.lease_until > now {
             return Err(Error::MessageInFlight(id.to_string()));
         }
@@ -205,10 +248,12 @@ impl<S: SpoolStore> Spool<S> {
 
     /// Makes every queued message due now (`flush`: the app asks to process now).
     pub async fn make_all_due(&self, now: u64) -> Result<()> {
-        for r in self.store.all().await? {
+        for r in self.store.all(&self.config.sender).await? {
             if r.state == State::Queued && r.next_attempt_at > now {
                 self.store.update(&r.id, &mut |x| {
                     let due = x.state == State::Queued && x.next_attempt_at > now;
+                    // The backoff ends now: the time waited so far is what counts.
+                    x.backoff_ms = x.backoff_ms.saturating_sub(x.next_attempt_at - now);
                     x.next_attempt_at = now;
                     due
                 }).await?;
@@ -221,7 +266,7 @@ impl<S: SpoolStore> Spool<S> {
     /// repeated `send` with the same id is recognised and not delivered twice).
     pub async fn prune(&self, now: u64, keep_ms: u64) -> Result<usize> {
         let mut n = 0;
-        for r in self.store.all().await? {
+        for r in self.store.all(&self.config.sender).await? {
             if r.state == State::Delivered && r.settled_at.is_some_and(|t| t + keep_ms <= now) && self.store.delete(&r.id).await? {
                 n += 1;
             }
@@ -234,9 +279,10 @@ impl<S: SpoolStore> Spool<S> {
     /// the store per pass (see [`due_chains`]). Returns the number of attempts made.
     pub async fn process_due<T: Transport, C: Clock>(&self, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
         let mut made = 0;
+        self.halted.set(false);
         loop {
-            let chains = due_chains(&self.store.all().await?, clock.now_ms());
-            if chains.is_empty() {
+            let chains = due_chains(&self.store.all(&self.config.sender).await?, clock.now_ms(), &self.config.retry);
+            if chains.is_empty() || self.halted.get() {
                 return Ok(made);
             }
             let results: Vec<Result<usize>> = stream::iter(chains.iter().map(|chain| self.send_chain(chain, transport, clock, emit)))
@@ -259,6 +305,9 @@ impl<S: SpoolStore> Spool<S> {
     async fn send_chain<T: Transport, C: Clock>(&self, chain: &[String], transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
         let mut made = 0;
         for id in chain {
+            if self.halted.get() {
+                break;
+            }
             let Some(settled) = self.attempt(id, transport, clock, emit).await? else { break };
             made += 1;
             if !matches!(settled, Some(Settled::Delivered | Settled::Failed { .. })) {
@@ -273,24 +322,27 @@ impl<S: SpoolStore> Spool<S> {
     /// settled it first).
     async fn attempt<T: Transport, C: Clock>(&self, id: &str, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Option<Option<Settled>>> {
         let policy = self.config.retry;
-        let owner = self.config.owner.as_str();
+        let (owner, sender) = (self.config.owner.as_str(), self.config.sender.as_str());
         let now = clock.now_ms();
-        let Some(r) = self.store.update(id, &mut |r| machine::claim(r, owner, now, &policy)).await? else { return Ok(None) };
+        let Some(r) = self.store.update(id, &mut |r| machine::claim(r, sender, owner, now, &policy)).await? else { return Ok(None) };
         emit(SpoolEvent::Sending(r.clone()));
-        let outcome = match self.envelope(&r) {
-            Ok(env) => {
-                let reply = transport.post(&env).await;
-                parse_ews_response(reply.status, &reply.body)
-            }
-            Err(e) => EwsOutcome::PermanentFailure { code: e.code().to_string(), message: e.to_string(), http_status: 0 },
+        let outcome: Outcome = match self.envelope(&r) {
+            Ok(env) => match transport.post(&env).await {
+                Ok(reply) => parse_ews_response(reply.status, &reply.body).into(),
+                Err(e) => e.outcome(),
+            },
+            Err(e) => Outcome::Failed { code: e.code().to_string(), message: e.to_string(), http_status: 0, permanent: true },
         };
+        if matches!(outcome, Outcome::AuthRequired { .. }) {
+            self.halted.set(true);
+        }
         let now = clock.now_ms();
         let mut settled = None;
         let written = self
             .store
             .update(&r.id, &mut |rec| {
-                let ours = rec.lease_owner.as_deref() == Some(owner);
-                if !ours && !matches!(outcome, EwsOutcome::Delivered { .. }) {
+                let ours = rec.sender == sender && rec.lease_owner.as_deref() == Some(owner);
+                if !ours && !(rec.sender == sender && matches!(outcome, Outcome::Delivered)) {
                     return false;
                 }
                 settled = machine::settle(rec, &outcome, now, &policy);

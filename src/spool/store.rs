@@ -7,21 +7,24 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// A durable map from message id to record. Every method is one atomic step: for IndexedDB, one
-/// `readwrite` transaction on the `messages` object store that has completed before the future
-/// resolves (durability "strict" for writes).
+/// transaction on the `spool` object store that has completed before the future resolves
+/// (durability "strict" for writes).
 #[allow(async_fn_in_trait)]
 pub trait SpoolStore {
-    /// The record with this id.
+    /// The record with this id, whoever its sender (the engine checks ownership).
     async fn get(&self, id: &str) -> Result<Option<SpoolRecord>>;
-    /// Adds a new record; returns false (and writes nothing) if the id exists.
-    async fn insert(&self, record: &SpoolRecord) -> Result<bool>;
+    /// Adds a new record with the next sequence number (greater than every stored record's
+    /// `seq`, assigned in the same atomic step) and returns that number; returns None (and writes
+    /// nothing) if the id exists.
+    async fn insert(&self, record: &SpoolRecord) -> Result<Option<u64>>;
     /// Atomic read-modify-write: `change` sees the current record and returns true to write it.
     /// Returns the written record, or None if absent or unchanged.
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>>;
     /// Removes a record; returns whether it existed.
     async fn delete(&self, id: &str) -> Result<bool>;
-    /// All records, in no particular order.
-    async fn all(&self) -> Result<Vec<SpoolRecord>>;
+    /// All records of `sender` (normalised address), in no particular order. Other senders'
+    /// records are not read.
+    async fn all(&self, sender: &str) -> Result<Vec<SpoolRecord>>;
 }
 
 /// In-memory store for native tests and for apps that do not want persistence.
@@ -35,13 +38,14 @@ impl SpoolStore for MemoryStore {
         Ok(self.records.borrow().get(id).cloned())
     }
 
-    async fn insert(&self, record: &SpoolRecord) -> Result<bool> {
+    async fn insert(&self, record: &SpoolRecord) -> Result<Option<u64>> {
         let mut map = self.records.borrow_mut();
         if map.contains_key(&record.id) {
-            return Ok(false);
+            return Ok(None);
         }
-        map.insert(record.id.clone(), record.clone());
-        Ok(true)
+        let seq = map.values().map(|r| r.seq).max().unwrap_or(0) + 1;
+        map.insert(record.id.clone(), SpoolRecord { seq, ..record.clone() });
+        Ok(Some(seq))
     }
 
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>> {
@@ -59,8 +63,8 @@ impl SpoolStore for MemoryStore {
         Ok(self.records.borrow_mut().remove(id).is_some())
     }
 
-    async fn all(&self) -> Result<Vec<SpoolRecord>> {
-        Ok(self.records.borrow().values().cloned().collect())
+    async fn all(&self, sender: &str) -> Result<Vec<SpoolRecord>> {
+        Ok(self.records.borrow().values().filter(|r| r.sender == sender).cloned().collect())
     }
 }
 
@@ -68,7 +72,7 @@ impl<S: SpoolStore> SpoolStore for &S {
     async fn get(&self, id: &str) -> Result<Option<SpoolRecord>> {
         (**self).get(id).await
     }
-    async fn insert(&self, record: &SpoolRecord) -> Result<bool> {
+    async fn insert(&self, record: &SpoolRecord) -> Result<Option<u64>> {
         (**self).insert(record).await
     }
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>> {
@@ -77,7 +81,7 @@ impl<S: SpoolStore> SpoolStore for &S {
     async fn delete(&self, id: &str) -> Result<bool> {
         (**self).delete(id).await
     }
-    async fn all(&self) -> Result<Vec<SpoolRecord>> {
-        (**self).all().await
+    async fn all(&self, sender: &str) -> Result<Vec<SpoolRecord>> {
+        (**self).all(sender).await
     }
 }

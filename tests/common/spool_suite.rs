@@ -48,6 +48,8 @@ impl Future for YieldOnce {
 }
 
 /// A scripted EWS endpoint: replies from a queue (then Success), counting deliveries per message id.
+/// A scripted reply of status 0 with body `timeout`, `token` or `contract` is that
+/// [`TransportError`] instead of a reply.
 #[derive(Default)]
 pub struct FakeEws {
     pub script: RefCell<VecDeque<(u16, String)>>,
@@ -68,19 +70,39 @@ fn message_id(xml: &str) -> String {
     xml.split("<t:Value>").nth(1).and_then(|s| s.split("</t:Value>").next()).unwrap_or_default().to_string()
 }
 impl Transport for FakeEws {
-    async fn post(&self, envelope: &Envelope) -> TransportReply {
+    async fn post(&self, envelope: &Envelope) -> Result<TransportReply, TransportError> {
         YieldOnce(false).await;
-        self.requests.borrow_mut().push(envelope.xml.clone());
         let (status, body) = self.script.borrow_mut().pop_front().unwrap_or((200, SUCCESS.to_string()));
+        match (status, body.as_str()) {
+            (0, "token") => return Err(TransportError::TokenUnavailable("rejected: signed out".into())),
+            (0, "token-timeout") => return Err(TransportError::TokenTimeout(100)),
+            _ => {}
+        }
+        self.requests.borrow_mut().push(envelope.xml.clone());
+        match (status, body.as_str()) {
+            (0, "timeout") => return Err(TransportError::Timeout(1_000)),
+            (0, "contract") => return Err(TransportError::Contract("status is \"abc\", not an HTTP status".into())),
+            (0, _) => return Err(TransportError::NoReply("Failed to fetch".into())),
+            _ => {}
+        }
         if status == 200 && body == SUCCESS {
             *self.delivered.borrow_mut().entry(message_id(&envelope.xml)).or_default() += 1;
         }
-        TransportReply { status, body }
+        Ok(TransportReply { status, body })
     }
 }
 
+pub const TONY: &str = "tony@contoso.com";
+pub const SAM: &str = "sam@contoso.com";
+
+/// Settings of a spool instance `owner` (a tab) of Tony's.
 pub fn config(owner: &str) -> SpoolConfig {
-    SpoolConfig { envelope: EnvelopeOptions::default(), retry: RetryPolicy::default(), concurrency: 4, owner: owner.into() }
+    config_for(owner, TONY)
+}
+
+/// Settings of a spool instance `owner` of `sender`'s.
+pub fn config_for(owner: &str, sender: &str) -> SpoolConfig {
+    SpoolConfig { envelope: EnvelopeOptions::default(), retry: RetryPolicy::default(), concurrency: 4, owner: owner.into(), sender: sender.into() }
 }
 
 pub fn new_message(id: &str, conversation: &str, text: &str) -> NewMessage {
@@ -106,10 +128,11 @@ pub async fn accept<S: SpoolStore>(spool: &Spool<S>, id: &str, conversation: &st
 pub async fn store_contract<S: SpoolStore>(store: S) {
     let spool = Spool::new(&store, config("a"));
     let clock = FakeClock::at(1_000);
-    let r = spool.new_record(new_message("m1", "c1", "hello"), clock.now_ms()).unwrap();
-    assert!(store.insert(&r).await.unwrap());
-    assert!(!store.insert(&r).await.unwrap(), "insert of an existing id writes nothing");
-    assert_eq!(store.get("m1").await.unwrap().as_ref(), Some(&r));
+    let mut r = spool.new_record(new_message("m1", "c1", "hello"), clock.now_ms()).unwrap();
+    let seq1 = store.insert(&r).await.unwrap().expect("inserted");
+    assert_eq!(store.insert(&r).await.unwrap(), None, "insert of an existing id writes nothing");
+    r.seq = seq1;
+    assert_eq!(store.get("m1").await.unwrap().as_ref(), Some(&r), "stored as given, with the store's seq");
     assert_eq!(store.get("nope").await.unwrap(), None);
     let updated = store.update("m1", &mut |x| { x.attempts = 7; true }).await.unwrap().unwrap();
     assert_eq!(updated.attempts, 7);
@@ -117,13 +140,24 @@ pub async fn store_contract<S: SpoolStore>(store: S) {
     assert_eq!(store.update("nope", &mut |_| true).await.unwrap(), None);
     assert_eq!(store.get("m1").await.unwrap().unwrap().attempts, 7);
     let r2 = spool.new_record(new_message("m2", "c1", "second"), clock.now_ms()).unwrap();
-    assert!(store.insert(&r2).await.unwrap());
-    let mut ids: Vec<String> = store.all().await.unwrap().into_iter().map(|r| r.id).collect();
+    let seq2 = store.insert(&r2).await.unwrap().expect("inserted");
+    assert!(seq2 > seq1, "seq increases: {seq1} then {seq2}");
+    // Another sender's record: same store, not listed for Tony, and it takes the next seq.
+    let sams = Spool::new(&store, config_for("s", SAM));
+    let r3 = sams.new_record(new_message("s1", "c1", "sam's"), clock.now_ms()).unwrap();
+    assert!(store.insert(&r3).await.unwrap().expect("inserted") > seq2);
+    let mut ids: Vec<String> = store.all(TONY).await.unwrap().into_iter().map(|r| r.id).collect();
     ids.sort();
     assert_eq!(ids, ["m1", "m2"]);
+    assert_eq!(store.all(SAM).await.unwrap().into_iter().map(|r| r.id).collect::<Vec<_>>(), ["s1"]);
     assert!(store.delete("m1").await.unwrap());
     assert!(!store.delete("m1").await.unwrap());
-    assert_eq!(store.all().await.unwrap().len(), 1);
+    assert_eq!(store.all(TONY).await.unwrap().len(), 1);
+    // A seq is never handed out twice, even after the record holding the highest is deleted
+    // while others remain: the next one is above every stored record.
+    assert!(store.delete("s1").await.unwrap());
+    let r4 = spool.new_record(new_message("m4", "c1", "after"), clock.now_ms()).unwrap();
+    assert!(store.insert(&r4).await.unwrap().expect("inserted") > seq2);
     // Text survives storage byte for byte, including characters XML cannot carry.
     let odd = spool.new_record(new_message("m3", "c3", "é 😀 \u{0} </t:Body>"), 1).unwrap();
     store.insert(&odd).await.unwrap();
@@ -227,11 +261,121 @@ pub async fn expired_lease_is_taken_over<S: SpoolStore>(store: S) {
     let clock = FakeClock::at(1_000);
     accept(&spool, "m1", "c1", &clock).await;
     let policy = RetryPolicy::default();
-    spool.store.update("m1", &mut |r| machine::claim(r, "old-tab", 1_000, &policy)).await.unwrap().unwrap();
+    spool.store.update("m1", &mut |r| machine::claim(r, TONY, "old-tab", 1_000, &policy)).await.unwrap().unwrap();
     let ews = FakeEws::default();
     assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 0, "lease still held");
     clock.advance(policy.lease_ms);
     assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 1);
     let r = spool.store.get("m1").await.unwrap().unwrap();
     assert_eq!((r.state, r.attempts), (State::Delivered, 2));
+}
+
+/// Issue 11.1: two senders on one store. Each lists, sends, retries and discards only its own
+/// records; the other's stay intact; an id of the other's cannot be reused or looked at.
+pub async fn senders_see_only_their_own<S: SpoolStore>(store_tony: S, store_sam: S) {
+    let tony = Spool::new(store_tony, config_for("tab-t", "Tony@Contoso.com "));
+    let sam = Spool::new(store_sam, config_for("tab-s", SAM));
+    assert_eq!(tony.sender(), TONY, "normalised: trimmed, lower-cased");
+    let clock = FakeClock::at(10_000);
+    let ews = FakeEws::default();
+    ews.reply(503, "").reply(503, "");
+    accept(&tony, "t1", "c1", &clock).await;
+    accept(&tony, "t2", "c2", &clock).await;
+    // Tony's round: both get 503 and stay queued.
+    tony.process_due(&ews, &clock, &|_| {}).await.unwrap();
+    assert_eq!(ews.requests.borrow().len(), 2);
+    // Sam opens the same spool: sees nothing of Tony's, sends nothing of Tony's.
+    assert!(sam.pending().await.unwrap().is_empty(), "Sam's pending() lists none of Tony's texts");
+    clock.advance(10 * 60_000);
+    sam.make_all_due(clock.now_ms()).await.unwrap();
+    let events = RefCell::new(Vec::new());
+    assert_eq!(sam.process_due(&ews, &clock, &|e| events.borrow_mut().push(e.detail().record.id.clone())).await.unwrap(), 0);
+    assert!(events.borrow().is_empty(), "no event about Tony's records");
+    assert_eq!(ews.requests.borrow().len(), 2, "Sam's flush sent nothing");
+    for (call, code) in [(sam.retry("t1", clock.now_ms()).await, "UnknownMessage"), (sam.discard("t1", clock.now_ms()).await, "UnknownMessage")] {
+        assert_eq!(call.unwrap_err().code(), code);
+    }
+    let reuse = sam.new_record(new_message("t1", "c9", "sam reuses the id"), clock.now_ms()).unwrap();
+    let err = sam.enqueue(reuse).await.unwrap_err();
+    assert_eq!(err.code(), "InvalidInput");
+    assert!(!err.to_string().contains("text of t1"), "{err}");
+    // Sam's own message goes out From Sam, and Tony's records are intact.
+    accept(&sam, "s1", "c1", &clock).await;
+    assert_eq!(sam.process_due(&ews, &clock, &|_| {}).await.unwrap(), 1);
+    assert!(ews.requests.borrow()[2].contains("s1"));
+    let t1 = tony.store.get("t1").await.unwrap().unwrap();
+    assert_eq!((t1.sender.as_str(), t1.state, t1.attempts, t1.text.as_str()), (TONY, State::Queued, 1, "text of t1"));
+    // Tony gets his back.
+    tony.make_all_due(clock.now_ms()).await.unwrap();
+    assert_eq!(tony.process_due(&ews, &clock, &|_| {}).await.unwrap(), 2);
+    assert_eq!((ews.delivered_count("t1"), ews.delivered_count("t2"), ews.delivered_count("s1")), (1, 1, 1));
+}
+
+/// Issue 11.3: order within a conversation comes from the store's seq. The clock is set back a
+/// day while m1 is retrying: m2, accepted "earlier", still goes after m1, and m1 is due on its
+/// own schedule, not in 24 h.
+pub async fn clock_set_back_keeps_order<S: SpoolStore>(store: S) {
+    let spool = Spool::new(store, config("a"));
+    let day = 86_400_000;
+    let clock = FakeClock::at(10 * day);
+    let ews = FakeEws::default();
+    ews.reply(503, "");
+    accept(&spool, "m1", "c1", &clock).await;
+    spool.process_due(&ews, &clock, &|_| {}).await.unwrap();
+    let m1 = spool.store.get("m1").await.unwrap().unwrap();
+    assert_eq!(m1.state, State::Queued);
+    clock.0.set(clock.now_ms() - day); // set back one day
+    accept(&spool, "m2", "c1", &clock).await;
+    let order = RefCell::new(Vec::new());
+    let made = spool.process_due(&ews, &clock, &|e| if e.name() == "delivered" { order.borrow_mut().push(e.detail().record.id.clone()) }).await.unwrap();
+    assert_eq!(made, 2, "m1 is due at once: its due time lies further ahead than any backoff");
+    assert_eq!(*order.borrow(), ["m1", "m2"]);
+}
+
+/// Issue 11.4: an auth failure stops the round (every other request would fail the same way),
+/// backs the message off, and does not use up attempts; nothing else is sent in that round.
+pub async fn auth_failure_halts_the_round<S: SpoolStore>(store: S) {
+    let spool = Spool::new(store, SpoolConfig { concurrency: 1, ..config("a") });
+    let clock = FakeClock::at(1_000);
+    let ews = FakeEws::default();
+    ews.reply(401, "");
+    for i in 0..5 {
+        accept(&spool, &format!("m{i}"), &format!("c{i}"), &clock).await;
+    }
+    let names = RefCell::new(Vec::new());
+    spool.process_due(&ews, &clock, &|e| names.borrow_mut().push(format!("{}:{}", e.name(), e.detail().record.id))).await.unwrap();
+    assert_eq!(*names.borrow(), ["sending:m0", "authrequired:m0"], "one request, then the round stops");
+    assert_eq!(ews.requests.borrow().len(), 1);
+    let m0 = spool.store.get("m0").await.unwrap().unwrap();
+    assert_eq!((m0.state, m0.attempts, m0.auth_failures, m0.next_attempt_at), (State::Queued, 0, 1, 1_000 + 120_000));
+    // A token the app could not give: authrequired with the cause, and nothing on the wire.
+    clock.advance(120_000);
+    spool.store.update("m0", &mut |r| { r.next_attempt_at = 0; true }).await.unwrap();
+    ews.reply(0, "token");
+    let details = RefCell::new(Vec::new());
+    spool.process_due(&ews, &clock, &|e| if let SpoolEvent::Settled(_, s) = e { details.borrow_mut().push(s) }).await.unwrap();
+    assert!(matches!(&details.borrow()[0], Settled::AuthRequired { code, message, .. } if code == "TokenUnavailable" && message.contains("signed out")), "{:?}", details.borrow());
+    assert_eq!(ews.requests.borrow().len(), 1, "no request without the token");
+}
+
+/// Issue 11.2 and 11.5: a timeout retries with its own code; a transport that breaks its
+/// contract fails the message visibly (its outcome is unknown; a retry could deliver it twice),
+/// and the next message of the conversation goes on.
+pub async fn transport_failures_are_typed<S: SpoolStore>(store: S) {
+    let spool = Spool::new(store, config("a"));
+    let clock = FakeClock::at(1_000);
+    let ews = FakeEws::default();
+    ews.reply(0, "timeout").reply(0, "contract").reply(0, "token-timeout");
+    accept(&spool, "m1", "c1", &clock).await;
+    accept(&spool, "m2", "c2", &clock).await;
+    accept(&spool, "m3", "c2", &clock).await;
+    accept(&spool, "m4", "c3", &clock).await;
+    let settled = RefCell::new(Vec::new());
+    spool.process_due(&ews, &clock, &|e| if let SpoolEvent::Settled(r, s) = e { settled.borrow_mut().push((r.id.clone(), s)) }).await.unwrap();
+    let settled = settled.into_inner();
+    let of = |id: &str| settled.iter().find(|(i, _)| i == id).map(|(_, s)| s.clone());
+    assert!(matches!(of("m1"), Some(Settled::Retrying { ref code, .. }) if code == "Timeout"), "{settled:?}");
+    assert!(matches!(of("m2"), Some(Settled::Failed { ref code, permanent: false, ref message }) if code == "TransportContract" && message.contains("status")), "{settled:?}");
+    assert!(matches!(of("m3"), Some(Settled::Delivered)), "the conversation goes on after a failed message: {settled:?}");
+    assert!(matches!(of("m4"), Some(Settled::Retrying { ref code, .. }) if code == "TokenTimeout"), "{settled:?}");
 }
