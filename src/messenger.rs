@@ -259,6 +259,9 @@ pub struct SendReceipt {
     pub decision: PolicyDecision,
     /// True when this id was already in the spool (nothing new was stored or sent).
     pub duplicate: bool,
+    /// Lone UTF-16 surrogates in the input (an emoji cut in half) replaced by U+FFFD.
+    #[serde(default)]
+    pub replaced_characters: u32,
 }
 
 impl From<crate::spool::State> for ReceiptState {

@@ -5,6 +5,7 @@
 mod spool_suite;
 
 use offline_im::wasm::idb::IdbStore;
+use offline_im::spool::Clock;
 use spool_suite::*;
 use wasm_bindgen_test::*;
 
@@ -89,7 +90,7 @@ async fn idb_concurrent_inserts_are_each_durable_when_they_resolve() {
     let observed = join_all(records.iter().map(|r| {
         let (store, observer) = (&store, &observer);
         async move {
-            let added = store.insert(r).await.unwrap();
+            let added = store.insert(r).await.unwrap().is_some();
             // Read back at once, through the other connection.
             (added, observer.get(&r.id).await.unwrap().is_some())
         }
@@ -98,11 +99,16 @@ async fn idb_concurrent_inserts_are_each_durable_when_they_resolve() {
     assert!(observed.iter().all(|(_, visible)| *visible), "every insert is visible when it resolves");
     assert_eq!(observed.iter().filter(|(added, _)| *added).count(), 50, "the repeated id is added once");
     assert!(!observed[50].0 || !observed[7].0, "one of the two m7 inserts reports an existing record");
-    assert_eq!(observer.all().await.unwrap().len(), 50);
+    assert_eq!(observer.all(TONY).await.unwrap().len(), 50);
+    // One transaction numbered the batch: 50 distinct seqs, in the order of the inserts.
+    let mut seqs: Vec<(u64, String)> = observer.all(TONY).await.unwrap().into_iter().map(|r| (r.seq, r.id)).collect();
+    seqs.sort();
+    let ids: Vec<String> = seqs.iter().map(|(_, id)| id.clone()).collect();
+    assert_eq!(ids, (0..50).map(|i| format!("m{i}")).collect::<Vec<_>>(), "seq follows insert order");
     // A later insert of an existing id (a new transaction) is refused too, and changes nothing.
     let mut again = records[3].clone();
     again.text = "changed".into();
-    assert!(!store.insert(&again).await.unwrap());
+    assert_eq!(store.insert(&again).await.unwrap(), None);
     assert_eq!(observer.get("m3").await.unwrap().unwrap().text, "hello");
 }
 
@@ -139,9 +145,9 @@ async fn idb_inserts_fail_together_when_their_transaction_aborts() {
     abort_after_nth_add_succeeds(10);
     let results = join_all(records.iter().map(|r| store.insert(r))).await;
     assert!(results.iter().all(|r| r.as_ref().is_err_and(|e| e.code() == "StorageError")), "{results:?}");
-    assert!(store.all().await.unwrap().is_empty());
+    assert!(store.all(TONY).await.unwrap().is_empty());
     // The store is usable afterwards.
-    assert!(store.insert(&records[0]).await.unwrap());
+    assert!(store.insert(&records[0]).await.unwrap().is_some());
 }
 
 #[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
@@ -165,14 +171,130 @@ extern "C" {
 async fn idb_blocked_upgrade_is_reported_not_hung() {
     let name = unique("blocked");
     let old = wasm_bindgen_futures::JsFuture::from(hold_old_connection(&name)).await.unwrap();
-    let e = IdbStore::open_with_version(&name, 2).await.err().expect("blocked");
+    let e = IdbStore::open_with_version(&name, 3).await.err().expect("blocked");
     assert_eq!(e.code(), "DatabaseBlocked");
     web_sys::IdbDatabase::from(old).close();
 
     let name = unique("upgrade");
     let ours = IdbStore::open(&name).await.unwrap();
-    let newer = IdbStore::open_with_version(&name, 2).await.expect("our old connection gives way");
+    let newer = IdbStore::open_with_version(&name, 3).await.expect("our old connection gives way");
     use offline_im::spool::SpoolStore;
-    assert!(newer.all().await.unwrap().is_empty());
-    assert!(ours.all().await.is_err(), "the old connection was closed");
+    assert!(newer.all(TONY).await.unwrap().is_empty());
+    assert!(ours.all(TONY).await.is_err(), "the old connection was closed");
+}
+
+#[wasm_bindgen_test]
+async fn idb_senders_see_only_their_own() {
+    // Two connections, as Tony's tab and Sam's tab on one origin.
+    let name = unique("senders");
+    senders_see_only_their_own(IdbStore::open(&name).await.unwrap(), IdbStore::open(&name).await.unwrap()).await;
+}
+#[wasm_bindgen_test]
+async fn idb_clock_set_back_keeps_order() {
+    clock_set_back_keeps_order(fresh("clock").await).await;
+}
+#[wasm_bindgen_test]
+async fn idb_auth_failure_halts_the_round() {
+    auth_failure_halts_the_round(fresh("auth").await).await;
+}
+#[wasm_bindgen_test]
+async fn idb_transport_failures_are_typed() {
+    transport_failures_are_typed(fresh("transport").await).await;
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+// A database exactly as offline-im 0.1.0 (schema version 1, record version 1) left it: object
+// store "messages" keyed by id with indexes state and nextAttemptAt, and two records serialized
+// by that release (Tony's, sent while EWS answered 503; no sender field).
+export function writeVersion1(name) {
+  const v1 = (id, seq) => ({ id, conversationId: "c-" + id, to: { emailAddress: "ana@contoso.com", displayName: "Ana" },
+    toSipAddress: "sip:ana@contoso.com", text: "secret text of " + id, itemClass: "IPM.Note.Microsoft.Missed", state: "queued",
+    attempts: 1, createdAt: 1700000000000, seq, nextAttemptAt: 1700000120000,
+    lastError: { code: "Http503", message: "Service Unavailable", httpStatus: 503 }, leaseUntil: 0, recordVersion: 1 });
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name, 1);
+    req.onupgradeneeded = () => {
+      const s = req.result.createObjectStore("messages", { keyPath: "id" });
+      s.createIndex("state", "state");
+      s.createIndex("nextAttemptAt", "nextAttemptAt");
+      s.add(v1("old-1", 1));
+      s.add(v1("old-2", 2));
+    };
+    req.onsuccess = () => { req.result.close(); resolve(); };
+    req.onerror = () => reject(req.error);
+  });
+}
+export function deleteDatabase(name) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.deleteDatabase(name);
+    req.onsuccess = () => resolve();
+    req.onerror = () => reject(req.error);
+  });
+}"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = writeVersion1)]
+    fn write_version_1(name: &str) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = deleteDatabase)]
+    fn delete_database(name: &str) -> js_sys::Promise;
+}
+
+/// Issue 11.1: the upgrade from a database the current release (schema 1) wrote. Its records
+/// have no sender: they are kept intact and listed as unowned, never sent by anyone, until the
+/// app adopts (then they are the adopter's, ordered after everything stored) or discards them.
+#[wasm_bindgen_test]
+async fn idb_upgrade_from_version_1_keeps_unowned_records_unsent() {
+    use offline_im::spool::{SpoolStore, State};
+    use wasm_bindgen_futures::JsFuture;
+    let name = unique("upgrade-v1");
+    JsFuture::from(write_version_1(&name)).await.unwrap();
+    let store = IdbStore::open(&name).await.expect("upgrades to version 2");
+    let spool = offline_im::spool::Spool::new(store.clone(), config_for("tab", SAM));
+    let clock = FakeClock::at(1_800_000_000_000);
+    let ews = FakeEws::default();
+    // Nobody's spool holds them: Sam (or Tony) sees and sends none.
+    assert!(spool.pending().await.unwrap().is_empty());
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 0);
+    assert!(ews.requests.borrow().is_empty());
+    // They are intact and listed.
+    let unowned = store.unowned().await.unwrap();
+    assert_eq!(unowned.length(), 2);
+    let first = offline_im::wasm::idb::from_js(unowned.get(0)).unwrap();
+    assert_eq!((first.id.as_str(), first.sender.as_str(), first.text.as_str(), first.record_version), ("old-1", "", "secret text of old-1", 1));
+    // A record of Sam's own, then the app adopts old-2 for Sam: it is ordered after Sam's.
+    accept(&spool, "s1", "c-old-2", &clock).await;
+    let legacy = store.unowned_record("old-2").await.unwrap().unwrap();
+    let mut adopted = spool.adoptable(legacy, clock.now_ms());
+    adopted.seq = store.adopt_unowned(&adopted).await.unwrap().expect("moved");
+    let s1 = store.get("s1").await.unwrap().unwrap();
+    assert!(adopted.seq > s1.seq, "adopted after everything stored");
+    assert_eq!((adopted.sender.as_str(), adopted.state, adopted.record_version), (SAM, State::Queued, 2));
+    assert_eq!(store.unowned().await.unwrap().length(), 1, "moved, not copied");
+    assert!(store.discard_unowned("old-1").await.unwrap());
+    assert!(!store.discard_unowned("old-1").await.unwrap());
+    assert_eq!(store.unowned().await.unwrap().length(), 0);
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 2);
+    assert_eq!((ews.delivered_count("s1"), ews.delivered_count("old-2")), (1, 1));
+}
+
+/// Issue 11.7: another tab deletes the database. The store says so once, and its next
+/// operation works on a fresh database instead of failing InvalidStateError forever.
+#[wasm_bindgen_test]
+async fn idb_deleted_database_is_reported_and_reopened() {
+    use offline_im::spool::SpoolStore;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use wasm_bindgen_futures::JsFuture;
+    let name = unique("deleted");
+    let store = IdbStore::open(&name).await.unwrap();
+    let told = Rc::new(Cell::new(0));
+    let t = told.clone();
+    store.on_deleted(move || t.set(t.get() + 1));
+    let spool = offline_im::spool::Spool::new(store.clone(), config("a"));
+    let clock = FakeClock::at(1);
+    accept(&spool, "m1", "c", &clock).await;
+    JsFuture::from(delete_database(&name)).await.expect("the deletion is not blocked by our connection");
+    assert_eq!(told.get(), 1, "told once");
+    assert!(store.all(TONY).await.unwrap().is_empty(), "a fresh, empty database");
+    accept(&spool, "m2", "c", &clock).await;
+    assert_eq!(store.all(TONY).await.unwrap().len(), 1);
 }

@@ -174,7 +174,16 @@ impl<S: SpoolStore> Spool<S> {
     /// their sender) as this sender's, because the app says this user wrote it: it gets this
     /// sender, a new `seq` (after everything stored) and, if it was still active, is queued and
     /// due now. Errors: [`Error::InvalidInput`] (`id`) when the id is in use, storage errors.
-    pub async fn adopt(&self, mut record: SpoolRecord, now: u64) -> Result<SpoolRecord> {
+    pub async fn adopt(&self, record: SpoolRecord, now: u64) -> Result<SpoolRecord> {
+        let (stored, new) = self.enqueue(self.adoptable(record, now)).await?;
+        if !new {
+            return Err(Error::InvalidInput { field: "id", reason: "is already in this sender's spool".into() });
+        }
+        Ok(stored)
+    }
+
+    /// The record [`Spool::adopt`] stores for `record` (before the store gives it its seq).
+    pub fn adoptable(&self, mut record: SpoolRecord, now: u64) -> SpoolRecord {
         record.sender.clone_from(&self.config.sender);
         record.record_version = RECORD_VERSION;
         record.lease_owner = None;
@@ -184,11 +193,7 @@ impl<S: SpoolStore> Spool<S> {
             record.state = State::Queued;
             record.next_attempt_at = now;
         }
-        let (stored, new) = self.enqueue(record).await?;
-        if !new {
-            return Err(Error::InvalidInput { field: "id", reason: "is already in this sender's spool".into() });
-        }
-        Ok(stored)
+        record
     }
 
     /// Records not yet delivered (queued, sending, failed), oldest first.

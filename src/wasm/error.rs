@@ -11,11 +11,15 @@ export type OfflineImErrorCode =
   | "PolicyScriptError" | "InvalidPolicy" | "InvalidClientBuild" | "InvalidAddress"
   | "InvalidInput" | "MessageTooLarge" | "XmlWriteFailed" | "InvalidConfig" | "QuotaExceeded"
   | "StorageError" | "DatabaseBlocked" | "UnknownMessage" | "MessageInFlight" | "MessengerClosed"
-  | "AuthRequired" | "EwsError";
+  | "AuthRequired" | "EwsError" | "TransportContract" | "SpoolDeleted";
 
 /** Every error this package throws: an `Error` whose `name` is "OfflineImError". */
 export interface OfflineImError extends Error {
   code: OfflineImErrorCode;
+  /** InvalidInput / InvalidConfig: the dotted path of the bad field (`input.to.emailAddress`). */
+  field?: string;
+  /** SpoolDeleted: how many of this sender's records the messenger last knew of. */
+  records?: number;
   /** PolicyScriptError only: 1-based line and column, and a hint where one helps. */
   line?: number;
   column?: number;
@@ -34,6 +38,11 @@ pub fn to_js(error: &Error) -> JsValue {
     js.set_name("OfflineImError");
     let value: JsValue = js.into();
     set(&value, "code", JsValue::from_str(error.code()));
+    match error {
+        Error::InvalidInput { field, .. } | Error::InvalidConfig { field, .. } | Error::InvalidAddress { field, .. } => set(&value, "field", JsValue::from_str(field)),
+        Error::SpoolDeleted { records, .. } => set(&value, "records", JsValue::from_f64(*records as f64)),
+        _ => {}
+    }
     if let Error::PolicyScript { line, column, hint, .. } = error {
         set(&value, "line", JsValue::from_f64(*line as f64));
         set(&value, "column", JsValue::from_f64(*column as f64));
@@ -41,6 +50,19 @@ pub fn to_js(error: &Error) -> JsValue {
             set(&value, "hint", JsValue::from_str(h));
         }
     }
+    value
+}
+
+/// An error (`code` `InvalidInput` or `InvalidConfig`) about `argument.path`: message
+/// "invalid <argument.path>: <reason>", and `field` set to that dotted path.
+pub fn at_path(code: &'static str, argument: &str, path: &str, reason: &str) -> JsValue {
+    let field = if path.is_empty() { argument.to_string() } else { [argument, ".", path].concat() };
+    let kind = if code == "InvalidConfig" { "invalid config " } else { "invalid " };
+    let js = js_sys::Error::new(&[kind, &field, ": ", reason].concat());
+    js.set_name("OfflineImError");
+    let value: JsValue = js.into();
+    set(&value, "code", JsValue::from_str(code));
+    set(&value, "field", JsValue::from_str(&field));
     value
 }
 

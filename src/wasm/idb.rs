@@ -1,29 +1,41 @@
-//! The spool in IndexedDB (MDN "Using IndexedDB"): database `dbName` (default `offline-im`),
-//! version 1, object store `messages` keyed by `id`, indexes `state` and `nextAttemptAt`.
+//! The spool in IndexedDB (MDN "Using IndexedDB"): database `dbName` (default `offline-im`).
+//!
+//! Schema version 2: object store `spool`, key path `id`, indexes `sender` (a messenger reads
+//! only its sender's records: `index("sender").getAll(sender)`) and `seq` (the insert transaction
+//! reads the highest `seq` and numbers new records after it). Version 1's object store `messages`
+//! is left as it was by the upgrade: its records have no sender, so they are never sent; they are
+//! listed by [`IdbStore::unowned`] and leave it only by [`IdbStore::adopt_unowned`] or
+//! [`IdbStore::discard_unowned`].
+//!
 //! Writes use durability "strict" and resolve only after their transaction's `complete` event,
-//! so an accepted message is on disk. Inserts are group-committed: inserts issued in the same tick
-//! (for example many `send` calls at once) are collected as one JSON array and added in one
-//! transaction, and every one of them resolves only after that transaction has completed; if it
-//! aborts (QuotaExceededError), every insert in it fails with that error and none was accepted.
+//! so an accepted message is on disk. Inserts are group-committed: inserts issued in the same
+//! tick (many `send` calls at once) are collected as one JSON array and added in one
+//! transaction; each resolves only after that transaction completed; if it aborts
+//! (QuotaExceededError), every insert in it fails with that error and none was accepted.
+//! Every request is bounded ([`STORAGE_TIMEOUT_MS`]). When another tab deletes the database,
+//! the connection closes, the deletion listener ([`IdbStore::on_deleted`]) is told, and the next
+//! operation opens a fresh database.
 
+use super::bounded::within;
 use crate::error::{Error, Result};
 use crate::spool::{SpoolRecord, SpoolStore};
 use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use js_sys::{Array, Function, Promise, Reflect};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    DomException, IdbDatabase, IdbFactory, IdbIndexParameters, IdbObjectStore, IdbObjectStoreParameters, IdbOpenDbRequest, IdbRequest,
-    IdbTransaction, IdbTransactionMode,
-};
+use web_sys::{DomException, IdbDatabase, IdbObjectStore, IdbRequest, IdbTransaction, IdbTransactionMode};
 
 /// Current schema version.
-pub const DB_VERSION: u32 = 1;
-/// The object store of spool records.
-pub const STORE: &str = "messages";
+pub const DB_VERSION: u32 = 2;
+/// The object store of spool records (schema version 2).
+pub const STORE: &str = "spool";
+/// Version 1's object store: records without a sender, kept as they were.
+pub const LEGACY_STORE: &str = "messages";
+/// Longest wait for one IndexedDB request or transaction (ms) before it fails `TimeoutError`.
+pub const STORAGE_TIMEOUT_MS: u32 = 10_000;
 
 /// Turns a DOMException (or anything thrown) into a typed error.
 pub fn storage_error(value: &JsValue) -> Error {
@@ -41,34 +53,34 @@ pub fn storage_error(value: &JsValue) -> Error {
 // a commit) are then ordinary garbage. Rust closures handed to JS that are never called are
 // never freed, and each would keep its request (and the request's result) alive.
 #[wasm_bindgen(inline_js = r#"
+export function openSpool(name, version, onDeleted) {
+  return new Promise((resolve, reject) => {
+    const factory = globalThis.indexedDB;
+    if (!factory) { reject(new DOMException("IndexedDB is not available here", "NotSupportedError")); return; }
+    const req = factory.open(name, version);
+    req.onupgradeneeded = (ev) => {
+      const db = req.result;
+      // Version 2: records that know their sender. Version 1's "messages" stays as it was.
+      if (ev.oldVersion < 2 && !db.objectStoreNames.contains("spool")) {
+        const s = db.createObjectStore("spool", { keyPath: "id" });
+        s.createIndex("sender", "sender");
+        s.createIndex("seq", "seq");
+      }
+    };
+    req.onblocked = () => reject(new DOMException(name, "DatabaseBlocked"));
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      // Let newer versions (and deletions) from other tabs through: close when asked to.
+      db.onversionchange = (ev) => { db.close(); if (ev.newVersion === null) onDeleted(); };
+      resolve(db);
+    };
+  });
+}
 export function requestPromise(req) {
   return new Promise((resolve, reject) => {
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error);
-  });
-}
-export function addAll(db, storeName, json) {
-  const tx = db.transaction(storeName, "readwrite", { durability: "strict" });
-  const store = tx.objectStore(storeName);
-  const existing = [];
-  try {
-    JSON.parse(json).forEach((record, i) => {
-      const req = store.add(record);
-      // A key that exists fails only its own request (prevented, so the others commit).
-      req.onerror = (event) => {
-        if (req.error && req.error.name === "ConstraintError") {
-          event.preventDefault();
-          existing.push(i);
-        }
-      };
-    });
-  } catch (e) {
-    tx.abort();
-    throw e;
-  }
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve(existing);
-    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
   });
 }
 export function transactionPromise(tx) {
@@ -76,26 +88,77 @@ export function transactionPromise(tx) {
     tx.oncomplete = () => resolve();
     tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
   });
+}
+// Numbers the records after the highest stored seq and adds them, in one transaction on
+// `stores` (the first is "spool"); `after(tx)` may add more requests (a legacy delete).
+function addNumbered(db, stores, records, after) {
+  const tx = db.transaction(stores, "readwrite", { durability: "strict" });
+  const store = tx.objectStore("spool");
+  const seqs = [];
+  const top = store.index("seq").openKeyCursor(null, "prev");
+  top.onsuccess = () => {
+    let next = (top.result ? top.result.key : 0) + 1;
+    records.forEach((record, i) => {
+      record.seq = next;
+      seqs[i] = next++;
+      const req = store.add(record);
+      // A key that exists fails only its own request (prevented, so the others commit).
+      req.onerror = (event) => {
+        if (req.error && req.error.name === "ConstraintError") { event.preventDefault(); seqs[i] = null; }
+      };
+    });
+    if (after) after(tx);
+  };
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve(seqs);
+    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
+  });
+}
+export function addAll(db, json) {
+  return addNumbered(db, ["spool"], JSON.parse(json), null);
+}
+export function moveFromLegacy(db, id, json) {
+  return addNumbered(db, ["spool", "messages"], [JSON.parse(json)], (tx) => tx.objectStore("messages").delete(id));
+}
+export function legacyAll(db) {
+  if (!db.objectStoreNames.contains("messages")) return Promise.resolve([]);
+  return requestPromise(db.transaction("messages", "readonly").objectStore("messages").getAll());
 }"#)]
 extern "C" {
+    #[wasm_bindgen(js_name = openSpool)]
+    fn open_spool(name: &str, version: u32, on_deleted: &Function) -> Promise;
     #[wasm_bindgen(js_name = requestPromise)]
     fn request_promise(req: &IdbRequest) -> Promise;
     #[wasm_bindgen(js_name = transactionPromise)]
     fn transaction_promise(tx: &IdbTransaction) -> Promise;
-    /// Adds every record of the JSON array in one strict-durability transaction. Resolves, when
-    /// it has committed, to the indexes of the records whose key existed; rejects when it aborts.
+    /// Adds every record of the JSON array in one strict-durability transaction, numbered after
+    /// the highest stored `seq`. Resolves, once committed, to each record's seq (null: its key
+    /// existed); rejects when the transaction aborts.
     #[wasm_bindgen(js_name = addAll, catch)]
-    fn add_all(db: &IdbDatabase, store: &str, json: &str) -> std::result::Result<Promise, JsValue>;
+    fn add_all(db: &IdbDatabase, json: &str) -> std::result::Result<Promise, JsValue>;
+    /// Adds one record (JSON) to `spool` and deletes `id` from `messages`, in one transaction.
+    #[wasm_bindgen(js_name = moveFromLegacy, catch)]
+    fn move_from_legacy(db: &IdbDatabase, id: &str, json: &str) -> std::result::Result<Promise, JsValue>;
+    #[wasm_bindgen(js_name = legacyAll, catch)]
+    fn legacy_all(db: &IdbDatabase) -> std::result::Result<Promise, JsValue>;
+}
+
+/// A JS promise, bounded by [`STORAGE_TIMEOUT_MS`], with failures as typed errors.
+async fn settle(promise: Promise) -> Result<JsValue> {
+    match within(STORAGE_TIMEOUT_MS, JsFuture::from(promise)).await {
+        Some(r) => r.map_err(|e| storage_error(&e)),
+        None => Err(Error::Storage { name: "TimeoutError".into(), message: format!("IndexedDB did not answer within {STORAGE_TIMEOUT_MS} ms") }),
+    }
 }
 
 /// Resolves with `request.result` on success, rejects with `request.error`.
 async fn request(req: &IdbRequest) -> Result<JsValue> {
-    JsFuture::from(request_promise(req)).await.map_err(|e| storage_error(&e))
+    settle(request_promise(req)).await
 }
 
 /// Resolves when the transaction completes; rejects with its error when it aborts or fails.
-fn completion(tx: &IdbTransaction) -> JsFuture {
-    JsFuture::from(transaction_promise(tx))
+async fn completion(done: Promise) -> Result<()> {
+    settle(done).await.map(drop)
 }
 
 /// A record as the plain object IndexedDB stores (structured clone of JSON-shaped data).
@@ -103,13 +166,14 @@ fn to_js(record: &SpoolRecord) -> Result<JsValue> {
     super::json_value(record)
 }
 
-fn from_js(value: JsValue) -> Result<SpoolRecord> {
+/// A stored object as a record (version 1 records read with an empty `sender`).
+pub fn from_js(value: JsValue) -> Result<SpoolRecord> {
     let unreadable = |why: String| Error::Storage { name: "DataError".into(), message: ["unreadable spool record: ", &why].concat() };
     let text = super::stringify(&value).ok_or_else(|| unreadable("not JSON".into()))?;
     serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))
 }
 
-/// The commit of one group of inserts: the indexes (in the group) of records whose key existed.
+/// The commit of one group of inserts: each record's seq, or null where its key existed.
 type Committed = Shared<LocalBoxFuture<'static, std::result::Result<JsValue, JsValue>>>;
 
 /// Inserts of the current tick, waiting for their shared transaction: a JSON array being built.
@@ -119,12 +183,25 @@ struct Group {
     committed: Committed,
 }
 
-/// The IndexedDB spool store.
+type Listener = Rc<RefCell<Option<Box<dyn Fn()>>>>;
+
+/// The IndexedDB spool store. Clones share one connection.
 #[derive(Clone)]
 pub struct IdbStore {
-    db: IdbDatabase,
-    name: String,
+    db: Rc<RefCell<IdbDatabase>>,
+    name: Rc<str>,
+    version: u32,
+    deleted: Rc<Cell<bool>>,
+    listener: Listener,
+    watcher: Rc<Closure<dyn FnMut()>>,
     group: Rc<RefCell<Option<Group>>>,
+}
+
+async fn connect(name: &str, version: u32, watcher: &Closure<dyn FnMut()>) -> Result<IdbDatabase> {
+    match settle(open_spool(name, version.max(1), watcher.as_ref().unchecked_ref())).await {
+        Err(Error::Storage { name: n, .. }) if n == "DatabaseBlocked" => Err(Error::DatabaseBlocked(name.to_string())),
+        other => other.map(JsCast::unchecked_into),
+    }
 }
 
 impl IdbStore {
@@ -137,51 +214,17 @@ impl IdbStore {
     /// [`IdbStore::open`] at an explicit schema version (≥ 1): what a later release that changes
     /// the schema does, and how tests provoke an upgrade. Errors as for `open`.
     pub async fn open_with_version(name: &str, version: u32) -> Result<IdbStore> {
-        let factory: IdbFactory = Reflect::get(&js_sys::global(), &"indexedDB".into())
-            .ok()
-            .filter(|f| !f.is_undefined() && !f.is_null())
-            .ok_or_else(|| Error::Storage { name: "NotSupportedError".into(), message: "IndexedDB is not available here".into() })?
-            .unchecked_into();
-        let open: IdbOpenDbRequest = factory.open_with_u32(name, version.max(1)).map_err(|e| storage_error(&e))?;
-        let upgrade = Closure::<dyn FnMut(web_sys::IdbVersionChangeEvent)>::new(move |ev: web_sys::IdbVersionChangeEvent| {
-            let Some(target) = ev.target() else { return };
-            let req: IdbOpenDbRequest = target.unchecked_into();
-            let Ok(db) = req.result().map(|r| r.unchecked_into::<IdbDatabase>()) else { return };
-            // Upgrade path: each step brings the schema from one version to the next.
-            if ev.old_version() < 1.0 {
-                let params = IdbObjectStoreParameters::new();
-                params.set_key_path(&JsValue::from_str("id"));
-                if let Ok(store) = db.create_object_store_with_optional_parameters(STORE, &params) {
-                    let _ = store.create_index_with_str_and_optional_parameters("state", "state", &IdbIndexParameters::new());
-                    let _ = store.create_index_with_str_and_optional_parameters("nextAttemptAt", "nextAttemptAt", &IdbIndexParameters::new());
-                }
+        let deleted = Rc::new(Cell::new(false));
+        let listener: Listener = Rc::default();
+        let (flag, told) = (deleted.clone(), listener.clone());
+        let watcher = Closure::<dyn FnMut()>::new(move || {
+            flag.set(true);
+            if let Some(f) = told.borrow().as_ref() {
+                f();
             }
         });
-        open.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-        let blocked_name = name.to_string();
-        let blocked = Promise::new(&mut |_resolve: Function, reject: Function| {
-            let name = blocked_name.clone();
-            let on_blocked = Closure::once_into_js(move || {
-                let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&name));
-            });
-            open.set_onblocked(Some(on_blocked.unchecked_ref()));
-        });
-        let opened = request(&open);
-        let blocked = async { JsFuture::from(blocked).await };
-        futures_util::pin_mut!(opened);
-        futures_util::pin_mut!(blocked);
-        let db = match futures_util::future::select(opened, blocked).await {
-            futures_util::future::Either::Left((result, _)) => result?,
-            futures_util::future::Either::Right(_) => return Err(Error::DatabaseBlocked(name.to_string())),
-        };
-        drop(upgrade);
-        let db: IdbDatabase = db.unchecked_into();
-        // Let newer versions in other tabs upgrade: close this connection when asked to.
-        let closing = db.clone();
-        let on_version_change = Closure::<dyn FnMut()>::new(move || closing.close());
-        db.set_onversionchange(Some(on_version_change.as_ref().unchecked_ref()));
-        on_version_change.forget();
-        Ok(IdbStore { db, name: name.to_string(), group: Default::default() })
+        let db = connect(name, version, &watcher).await?;
+        Ok(IdbStore { db: Rc::new(RefCell::new(db)), name: name.into(), version, deleted, listener, watcher: Rc::new(watcher), group: Default::default() })
     }
 
     /// The database name.
@@ -189,24 +232,41 @@ impl IdbStore {
         &self.name
     }
 
-    /// Closes the connection.
-    pub fn close(&self) {
-        self.db.close();
+    /// Calls `f` when another tab (or the user) deletes the database. The store itself reopens
+    /// a fresh, empty database at its next operation.
+    pub fn on_deleted(&self, f: impl Fn() + 'static) {
+        *self.listener.borrow_mut() = Some(Box::new(f));
     }
 
-    fn tx(&self, write: bool) -> Result<(IdbTransaction, IdbObjectStore)> {
+    /// Closes the connection.
+    pub fn close(&self) {
+        self.db.borrow().close();
+    }
+
+    /// The live connection: a fresh database when the old one was deleted.
+    async fn connection(&self) -> Result<IdbDatabase> {
+        if self.deleted.get() {
+            let db = connect(&self.name, self.version, &self.watcher).await?;
+            *self.db.borrow_mut() = db;
+            self.deleted.set(false);
+        }
+        Ok(self.db.borrow().clone())
+    }
+
+    async fn tx(&self, store_name: &str, write: bool) -> Result<(IdbTransaction, IdbObjectStore)> {
+        let db = self.connection().await?;
         let tx: IdbTransaction = if write {
             // db.transaction(store, "readwrite", { durability: "strict" }): the options dictionary is
             // behind web_sys_unstable_apis, so it is passed as a plain object.
             let options = js_sys::Object::new();
             let _ = Reflect::set(&options, &"durability".into(), &"strict".into());
-            let transaction: Function = Reflect::get(&self.db, &"transaction".into()).map_err(|e| storage_error(&e))?.unchecked_into();
-            transaction.call3(&self.db, &STORE.into(), &"readwrite".into(), &options).map(JsCast::unchecked_into)
+            let transaction: Function = Reflect::get(&db, &"transaction".into()).map_err(|e| storage_error(&e))?.unchecked_into();
+            transaction.call3(&db, &store_name.into(), &"readwrite".into(), &options).map(JsCast::unchecked_into)
         } else {
-            self.db.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readonly)
+            db.transaction_with_str_and_mode(store_name, IdbTransactionMode::Readonly)
         }
         .map_err(|e| storage_error(&e))?;
-        let store = tx.object_store(STORE).map_err(|e| storage_error(&e))?;
+        let store = tx.object_store(store_name).map_err(|e| storage_error(&e))?;
         Ok((tx, store))
     }
 
@@ -218,7 +278,7 @@ impl IdbStore {
         let mut slot = self.group.borrow_mut();
         let group = slot.get_or_insert_with(|| {
             // Weak: the group holds this future, so a strong reference would be a cycle.
-            let (db, open) = (self.db.clone(), Rc::downgrade(&self.group));
+            let (store, open) = (self.clone_without_group(), Rc::downgrade(&self.group));
             let committed = async move {
                 JsFuture::from(Promise::resolve(&JsValue::UNDEFINED)).await?;
                 let group = open.upgrade().and_then(|slot| slot.borrow_mut().take());
@@ -226,7 +286,8 @@ impl IdbStore {
                 // records as written that were not.
                 let Some(Group { mut json, .. }) = group else { return Err(JsValue::from_str("the spool store is gone; nothing was written")) };
                 json.push(']');
-                JsFuture::from(add_all(&db, STORE, &json)?).await
+                let db = store.connection().await.map_err(|e| JsValue::from_str(&e.to_string()))?;
+                JsFuture::from(add_all(&db, &json)?).await
             };
             Group { json: String::from("["), count: 0, committed: committed.boxed_local().shared() }
         });
@@ -237,26 +298,73 @@ impl IdbStore {
         group.count += 1;
         Ok((group.count - 1, group.committed.clone()))
     }
+
+    /// The same connection without the group slot (what a group's commit needs).
+    fn clone_without_group(&self) -> IdbStore {
+        IdbStore { group: Rc::default(), ..self.clone() }
+    }
+
+    /// Records of schema version 1 (no sender), as they were stored: `[]` when there are none.
+    pub async fn unowned(&self) -> Result<Array> {
+        let db = self.connection().await?;
+        Ok(settle(legacy_all(&db).map_err(|e| storage_error(&e))?).await?.unchecked_into())
+    }
+
+    /// One version 1 record, if there is one with this id.
+    pub async fn unowned_record(&self, id: &str) -> Result<Option<SpoolRecord>> {
+        for v in self.unowned().await?.iter() {
+            if Reflect::get(&v, &"id".into()).ok().and_then(|i| i.as_string()).as_deref() == Some(id) {
+                return from_js(v).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Moves a version 1 record, already given its sender (`Spool::adopt` rules), into `spool`
+    /// and out of `messages` in one transaction. Returns its new seq; None if its id exists.
+    pub async fn adopt_unowned(&self, record: &SpoolRecord) -> Result<Option<u64>> {
+        let db = self.connection().await?;
+        let promise = move_from_legacy(&db, &record.id, &super::json_text(record)?).map_err(|e| storage_error(&e))?;
+        let seqs: Array = settle(promise).await?.unchecked_into();
+        Ok(seqs.get(0).as_f64().map(|s| s as u64))
+    }
+
+    /// Deletes a version 1 record. Returns whether it existed.
+    pub async fn discard_unowned(&self, id: &str) -> Result<bool> {
+        if self.unowned_record(id).await?.is_none() {
+            return Ok(false);
+        }
+        let (tx, store) = self.tx(LEGACY_STORE, true).await?;
+        let done = transaction_promise(&tx);
+        store.delete(&JsValue::from_str(id)).map_err(|e| storage_error(&e))?;
+        completion(done).await?;
+        Ok(true)
+    }
 }
 
 impl SpoolStore for IdbStore {
     async fn get(&self, id: &str) -> Result<Option<SpoolRecord>> {
-        let (_tx, store) = self.tx(false)?;
+        let (_tx, store) = self.tx(STORE, false).await?;
         let v = request(&store.get(&JsValue::from_str(id)).map_err(|e| storage_error(&e))?).await?;
         if v.is_undefined() { Ok(None) } else { from_js(v).map(Some) }
     }
 
-    async fn insert(&self, record: &SpoolRecord) -> Result<bool> {
+    async fn insert(&self, record: &SpoolRecord) -> Result<Option<u64>> {
+        self.connection().await?;
         let (index, committed) = self.join_group(record)?;
         // When the transaction aborts (QuotaExceededError, …) every insert in it failed with
         // that error; when it commits, each was added unless its key existed.
-        let existing: Array = committed.await.map_err(|e| storage_error(&e))?.unchecked_into();
-        Ok(!existing.includes(&JsValue::from(index), 0))
+        let result = match within(STORAGE_TIMEOUT_MS, committed).await {
+            Some(r) => r.map_err(|e| storage_error(&e))?,
+            None => return Err(Error::Storage { name: "TimeoutError".into(), message: format!("IndexedDB did not commit within {STORAGE_TIMEOUT_MS} ms") }),
+        };
+        let seqs: Array = result.unchecked_into();
+        Ok(seqs.get(index).as_f64().map(|s| s as u64))
     }
 
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>> {
-        let (tx, store) = self.tx(true)?;
-        let done = completion(&tx);
+        let (tx, store) = self.tx(STORE, true).await?;
+        let done = transaction_promise(&tx);
         let current = request(&store.get(&JsValue::from_str(id)).map_err(|e| storage_error(&e))?).await?;
         let mut written = None;
         if !current.is_undefined() {
@@ -266,26 +374,27 @@ impl SpoolStore for IdbStore {
                 written = Some(record);
             }
         }
-        done.await.map_err(|e| storage_error(&e))?;
+        completion(done).await?;
         Ok(written)
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
-        let (tx, store) = self.tx(true)?;
-        let done = completion(&tx);
+        let (tx, store) = self.tx(STORE, true).await?;
+        let done = transaction_promise(&tx);
         let key = JsValue::from_str(id);
         let count = request(&store.count_with_key(&key).map_err(|e| storage_error(&e))?).await?;
         let existed = count.as_f64().unwrap_or(0.0) > 0.0;
         if existed {
             store.delete(&key).map_err(|e| storage_error(&e))?;
         }
-        done.await.map_err(|e| storage_error(&e))?;
+        completion(done).await?;
         Ok(existed)
     }
 
-    async fn all(&self) -> Result<Vec<SpoolRecord>> {
-        let (_tx, store) = self.tx(false)?;
-        let values: Array = request(&store.get_all().map_err(|e| storage_error(&e))?).await?.unchecked_into();
+    async fn all(&self, sender: &str) -> Result<Vec<SpoolRecord>> {
+        let (_tx, store) = self.tx(STORE, false).await?;
+        let index = store.index("sender").map_err(|e| storage_error(&e))?;
+        let values: Array = request(&index.get_all_with_key(&JsValue::from_str(sender)).map_err(|e| storage_error(&e))?).await?.unchecked_into();
         values.iter().map(from_js).collect()
     }
 }

@@ -6,13 +6,14 @@ use super::error::{invalid, to_js as error_to_js};
 use super::idb::IdbStore;
 use super::objects::Receipts;
 use super::transport::JsTransport;
-use super::{from_js, to_js};
+use super::{config_from_js, from_js, from_js_counted, to_js};
 use crate::error::Error;
 use crate::ews::soap::Header;
 use crate::messenger::{plan_send, CheckMissedOptions, MessengerConfig, Plan, ReceiptState, RecordMissedInput, Resolved, SendInput, SendReceipt};
 use crate::recipient;
 use crate::spool::schedule::next_wakeup;
-use crate::spool::{Clock, Spool, SpoolEvent, SpoolStore};
+use crate::spool::{Clock, Spool, SpoolEvent, SpoolStore, State};
+use futures_util::future::{AbortHandle, Abortable};
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Object, Promise, Reflect};
 use std::cell::{Cell, RefCell};
@@ -59,6 +60,11 @@ struct Inner {
     timer: RefCell<Option<Timeout>>,
     receipts: Receipts,
     online: RefCell<Option<Closure<dyn FnMut()>>>,
+    /// Ends the processing round under way (`close()`).
+    round: RefCell<Option<AbortHandle>>,
+    /// How many of this sender's records were in the spool at the last look (for the
+    /// `SpoolDeleted` error event).
+    known: Cell<usize>,
 }
 
 impl Inner {
@@ -78,8 +84,46 @@ impl Inner {
         self.dispatch(e.name(), &detail);
     }
 
+    /// One round; every await in it is bounded (token, transport, IndexedDB), and `close()`
+    /// ends it at once (its Web Lock is then released).
     async fn process(&self) -> Result<usize, JsValue> {
-        self.spool.process_due(&self.transport, &JsClock, &|e| self.emit(e)).await.map_err(|e| error_to_js(&e))
+        if self.closed.get() {
+            return Ok(0);
+        }
+        let (handle, registration) = AbortHandle::new_pair();
+        *self.round.borrow_mut() = Some(handle);
+        let round = Abortable::new(self.spool.process_due(&self.transport, &JsClock, &|e| self.emit(e)), registration).await;
+        self.round.borrow_mut().take();
+        match round {
+            Ok(r) => r.map_err(|e| error_to_js(&e)),
+            Err(_aborted) => Ok(0),
+        }
+    }
+
+    /// Gives back the messages this instance claimed but did not settle (a round ended by
+    /// `close()`): queued and due now, so a reopened messenger or another tab sends them without
+    /// waiting for the lease to run out. The request may have reached the server; the
+    /// recipient side de-duplicates by message id.
+    async fn release_claims(&self) {
+        let (owner, now) = (self.spool.config.owner.clone(), JsClock.now_ms());
+        let Ok(records) = self.spool.store.all(self.spool.sender()).await else { return };
+        for r in records.iter().filter(|r| r.state == State::Sending && r.lease_owner.as_deref() == Some(owner.as_str())) {
+            let _ = self
+                .spool
+                .store
+                .update(&r.id, &mut |x| {
+                    let ours = x.state == State::Sending && x.lease_owner.as_deref() == Some(owner.as_str());
+                    if ours {
+                        x.state = State::Queued;
+                        x.attempts = x.attempts.saturating_sub(1);
+                        x.lease_owner = None;
+                        x.lease_until = 0;
+                        x.next_attempt_at = now;
+                    }
+                    ours
+                })
+                .await;
+        }
     }
 
     /// One processing round under the Web Lock `offline-im:<dbName>` (ifAvailable: another tab
@@ -133,8 +177,11 @@ impl Inner {
         }
         let interval = self.config.spool.retry.retry_interval_ms;
         let now = JsClock.now_ms();
-        let wake = match self.spool.store.all().await {
-            Ok(records) => next_wakeup(&records).map_or(interval, |t| t.saturating_sub(now).min(interval)),
+        let wake = match self.spool.store.all(self.spool.sender()).await {
+            Ok(records) => {
+                self.known.set(records.len());
+                next_wakeup(&records, now, &self.config.spool.retry).map_or(interval, |t| t.saturating_sub(now).min(interval))
+            }
             Err(_) => interval,
         };
         let weak: Weak<Inner> = Rc::downgrade(self);
@@ -177,7 +224,7 @@ impl OfflineMessenger {
     /// Opens the spool (IndexedDB `dbName`), validates `config`, and starts processing what is
     /// due. Throws `OfflineImError`: `InvalidConfig`, `InvalidAddress`, `PolicyScriptError`,
     /// `InvalidPolicy`, `DatabaseBlocked`, `StorageError`.
-    pub async fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig & { transport?: (request: EwsRequest) => Promise<EwsReply>; getAccessToken?: () => Promise<string | null> }")] config: JsValue) -> Result<OfflineMessenger, JsValue> {
+    pub async fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig & { transport?: (request: EwsRequest) => Promise<EwsReply | Response>; getAccessToken?: () => Promise<string> }")] config: JsValue) -> Result<OfflineMessenger, JsValue> {
         if !config.is_object() {
             return Err(invalid("config", "must be an object"));
         }
@@ -187,10 +234,16 @@ impl OfflineMessenger {
         Reflect::delete_property(&plain, &"transport".into())?;
         Reflect::delete_property(&plain, &"getAccessToken".into())?;
         let plain: JsValue = plain.into();
-        let parsed: MessengerConfig = from_js("config", plain)?;
+        let parsed: MessengerConfig = config_from_js(plain)?;
         let resolved = parsed.resolve(&random_id()).map_err(|e| error_to_js(&e))?;
         let store = IdbStore::open(&resolved.db_name).await.map_err(|e| error_to_js(&e))?;
-        let transport = JsTransport { url: resolved.ews_url.clone(), custom, get_access_token, timeout_ms: resolved.request_timeout_ms };
+        let transport = JsTransport {
+            url: resolved.ews_url.clone(),
+            custom,
+            get_access_token,
+            timeout_ms: resolved.request_timeout_ms,
+            token_timeout_ms: resolved.token_timeout_ms,
+        };
         let spool = Spool::new(store, resolved.spool.clone());
         spool.prune(JsClock.now_ms(), KEEP_DELIVERED_MS).await.map_err(|e| error_to_js(&e))?;
         let inner = Rc::new(Inner {
@@ -205,6 +258,18 @@ impl OfflineMessenger {
             timer: RefCell::new(None),
             receipts: Receipts::default(),
             online: RefCell::new(None),
+            round: RefCell::new(None),
+            known: Cell::new(0),
+        });
+        // Another tab deleted the database: say so (with what was lost), and carry on with a
+        // fresh one (the store reopens at its next operation).
+        let weak = Rc::downgrade(&inner);
+        inner.spool.store.on_deleted(move || {
+            if let Some(inner) = weak.upgrade() {
+                let lost = Error::SpoolDeleted { name: inner.config.db_name.clone(), records: inner.known.replace(0) };
+                inner.dispatch("error", &error_to_js(&lost));
+                kick(&inner);
+            }
         });
         let weak = Rc::downgrade(&inner);
         let on_online = Closure::<dyn FnMut()>::new(move || {
@@ -232,7 +297,7 @@ impl OfflineMessenger {
             if inner.closed.get() {
                 return Err(error_to_js(&Error::Closed));
             }
-            let input: SendInput = from_js("input", input)?;
+            let (input, replaced): (SendInput, u32) = from_js_counted("input", input)?;
             let plan = plan_send(&inner.config, input, random_id).map_err(|e| error_to_js(&e))?;
             let receipt = match plan {
                 Plan::NotQueued(decision) => SendReceipt {
@@ -240,15 +305,17 @@ impl OfflineMessenger {
                     state: if decision.delivery == crate::policy::Delivery::Blocked { ReceiptState::Blocked } else { ReceiptState::Live },
                     decision,
                     duplicate: false,
+                    replaced_characters: replaced,
                 },
                 Plan::Queue(decision, message) => {
                     let record = inner.spool.new_record(message, JsClock.now_ms()).map_err(|e| error_to_js(&e))?;
                     let (stored, new) = inner.spool.enqueue(record).await.map_err(|e| error_to_js(&e))?;
                     if new {
+                        inner.known.set(inner.known.get() + 1);
                         inner.emit(SpoolEvent::Queued(stored.clone()));
                         kick(&inner);
                     }
-                    SendReceipt { id: stored.id, state: stored.state.into(), decision, duplicate: !new }
+                    SendReceipt { id: stored.id, state: stored.state.into(), decision, duplicate: !new, replaced_characters: replaced }
                 }
             };
             inner.receipts.to_js(receipt)
@@ -358,15 +425,60 @@ impl OfflineMessenger {
         })
     }
 
-    /// Stops timers and listeners and closes the database. Queued messages stay in the spool.
+    /// Records written by offline-im before records knew their sender (IndexedDB schema
+    /// version 1): `Promise<SpoolRecord[]>`, as they were stored, `[]` when there are none.
+    /// They are never sent, since who wrote them cannot be known; the app may show them to the
+    /// user, then `adopt` or `discardUnowned` each. Any messenger on the origin lists the same ones.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord[]>")]
+    pub fn unowned(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move { inner.spool.store.unowned().await.map(JsValue::from).map_err(|e| error_to_js(&e)) })
+    }
+
+    /// Takes an unowned record (see `unowned`) as this sender's, because the app knows this
+    /// user wrote it: it joins this sender's spool (after every stored message) and, if it was
+    /// not yet delivered, is sent. Resolves to the record. Throws `UnknownMessage`,
+    /// `InvalidInput` (the id is in use), `StorageError`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord>")]
+    pub fn adopt(&self, id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let fail = |e: Error| error_to_js(&e);
+            let legacy = inner.spool.store.unowned_record(&id).await.map_err(fail)?.ok_or_else(|| fail(Error::UnknownMessage(id.clone())))?;
+            let mut record = inner.spool.adoptable(legacy, JsClock.now_ms());
+            record.seq = inner.spool.store.adopt_unowned(&record).await.map_err(fail)?.ok_or_else(|| fail(Error::InvalidInput { field: "id", reason: "is already in the spool".into() }))?;
+            kick(&inner);
+            to_js(&record)
+        })
+    }
+
+    /// Deletes an unowned record (see `unowned`). Resolves to whether it existed.
+    #[wasm_bindgen(js_name = discardUnowned, unchecked_return_type = "Promise<boolean>")]
+    pub fn discard_unowned(&self, id: String) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move { inner.spool.store.discard_unowned(&id).await.map(JsValue::from_bool).map_err(|e| error_to_js(&e)) })
+    }
+
+    /// Stops timers and listeners, ends a processing round under way (its Web Lock is released
+    /// and the messages it had claimed are queued again), then closes the database. Queued
+    /// messages stay in the spool.
     pub fn close(&self) {
-        let inner = &self.inner;
+        let inner = self.inner.clone();
         inner.closed.set(true);
         inner.timer.borrow_mut().take();
         if let (Some(cb), Ok(global)) = (inner.online.borrow_mut().take(), js_sys::global().dyn_into::<EventTarget>()) {
             let _ = global.remove_event_listener_with_callback("online", cb.as_ref().unchecked_ref());
         }
-        inner.spool.store.close();
+        let round = inner.round.borrow_mut().take();
+        if let Some(round) = round {
+            round.abort();
+            spawn_local(async move {
+                inner.release_claims().await;
+                inner.spool.store.close();
+            });
+        } else {
+            inner.spool.store.close();
+        }
     }
 
     /// Listens for `queued`, `sending`, `delivered`, `retrying`, `failed`, `authrequired` and

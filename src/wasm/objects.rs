@@ -18,8 +18,8 @@ export function envelopeObject(xml, soapAction, replacedCharacters) {
 export function deliveredObject(warning) {
   return { kind: "delivered", responseClass: warning ? "Warning" : "Success" };
 }
-export function receiptObject(id, state, decision, duplicate) {
-  return { id, state, decision: { ...decision, reasons: [...decision.reasons] }, duplicate };
+export function receiptObject(id, state, decision, duplicate, replacedCharacters) {
+  return { id, state, decision: { ...decision, reasons: [...decision.reasons] }, duplicate, replacedCharacters };
 }"#)]
 extern "C" {
     #[wasm_bindgen(js_name = envelopeObject)]
@@ -27,7 +27,7 @@ extern "C" {
     #[wasm_bindgen(js_name = deliveredObject)]
     fn delivered_object(warning: bool) -> JsValue;
     #[wasm_bindgen(js_name = receiptObject)]
-    fn receipt_object(id: &str, state: &str, decision: &JsValue, duplicate: bool) -> JsValue;
+    fn receipt_object(id: &str, state: &str, decision: &JsValue, duplicate: bool, replaced_characters: u32) -> JsValue;
 }
 
 /// `Envelope` as a JS object: the XML crosses the boundary once, as a string, instead of being
@@ -74,6 +74,6 @@ impl Receipts {
                 js
             }
         };
-        Ok(receipt_object(&receipt.id, &variant_name(&receipt.state), &decision, receipt.duplicate))
+        Ok(receipt_object(&receipt.id, &variant_name(&receipt.state), &decision, receipt.duplicate, receipt.replaced_characters))
     }
 }

@@ -1,10 +1,17 @@
 //! Posting EWS requests from the browser: `fetch` with a timeout (AbortController), or the app's
 //! own `transport(request) => Promise<{status, body}>`. Only the configured EWS URL is ever
 //! requested. An access token from `getAccessToken()` goes into the `Authorization` header of
-//! that one request and nowhere else (never into IndexedDB or logs).
+//! that one request and nowhere else: replies and error texts are redacted of it before the
+//! core sees them, so it never reaches IndexedDB, an event or a log.
+//!
+//! Bounds (issue 11): the token within `tokenTimeoutMs`, the request (fetch or custom transport,
+//! body included) within `requestTimeoutMs`. A custom transport also gets `request.signal`, an
+//! AbortSignal that fires at that timeout.
 
+use super::bounded::within;
 use crate::ews::Envelope;
-use crate::spool::{Transport, TransportReply};
+use crate::spool::transport::{check_token, redact};
+use crate::spool::{Transport, TransportError, TransportReply};
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -13,16 +20,43 @@ use web_sys::{AbortController, Headers, RequestInit, Response};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TRANSPORT_TS: &'static str = r#"
-/** What a custom `transport` receives: one EWS POST. */
+/** What a custom `transport` receives: one EWS POST. `signal` aborts at `requestTimeoutMs`. */
 export interface EwsRequest {
   url: string;
   method: "POST";
   headers: Record<string, string>;
   body: string;
+  signal: AbortSignal;
 }
-/** What a custom `transport` resolves to; reject (or status 0) for "no reply". */
-export interface EwsReply { status: number; body: string; }
+/**
+ * What a custom `transport` resolves to: `status` a number (or numeric string) from 100 to 599,
+ * `body` a string, `Uint8Array` or `ArrayBuffer` (UTF-8). A fetch `Response` is accepted too.
+ * Reject for "no reply". Any other shape fails the message with code `TransportContract`.
+ */
+export interface EwsReply { status: number | string; body: string | Uint8Array | ArrayBuffer; }
 "#;
+
+#[wasm_bindgen(inline_js = r#"
+export function describe(v) {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return "an object with keys [" + Object.keys(v).slice(0, 8).join(", ") + "]";
+  return typeof v === "string" ? "a string" : typeof v;
+}
+export function bytesToText(v) {
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return new TextDecoder("utf-8").decode(v);
+  return undefined;
+}
+export function reason(e) {
+  if (e instanceof Error || (e && typeof e.message === "string")) return (e.name ? e.name + ": " : "") + e.message;
+  try { return String(e); } catch (_) { return "unknown reason"; }
+}"#)]
+extern "C" {
+    fn describe(v: &JsValue) -> String;
+    #[wasm_bindgen(js_name = bytesToText)]
+    fn bytes_to_text(v: &JsValue) -> JsValue;
+    fn reason(e: &JsValue) -> String;
+}
 
 /// fetch or a JS function, plus an optional token source.
 pub struct JsTransport {
@@ -30,6 +64,7 @@ pub struct JsTransport {
     pub custom: Option<Function>,
     pub get_access_token: Option<Function>,
     pub timeout_ms: u32,
+    pub token_timeout_ms: u32,
 }
 
 fn set(o: &JsValue, k: &str, v: &JsValue) {
@@ -43,62 +78,137 @@ async fn await_value(v: JsValue) -> Result<JsValue, JsValue> {
     }
 }
 
+/// A status as a custom transport may give it: an integer, or a string of digits, 100 to 599.
+fn status_of(v: &JsValue) -> Result<u16, TransportError> {
+    let n = v.as_f64().or_else(|| v.as_string().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).and_then(|s| s.parse().ok()));
+    match n {
+        Some(n) if n.fract() == 0.0 && (100.0..=599.0).contains(&n) => Ok(n as u16),
+        _ => Err(TransportError::Contract(["status is ", &describe(v), &v.as_f64().map(|n| [" ", &n.to_string()].concat()).unwrap_or_default(), ", not an HTTP status from 100 to 599"].concat())),
+    }
+}
+
+/// A body as a custom transport may give it: a string, or UTF-8 bytes.
+fn body_of(v: &JsValue) -> Result<String, TransportError> {
+    if let Some(s) = v.as_string() {
+        return Ok(s);
+    }
+    if let Some(s) = bytes_to_text(v).as_string() {
+        return Ok(s);
+    }
+    Err(TransportError::Contract(["body is ", &describe(v), ", not a string, Uint8Array or ArrayBuffer"].concat()))
+}
+
 impl JsTransport {
-    async fn token(&self) -> Option<String> {
-        let f = self.get_access_token.as_ref()?;
-        let v = await_value(f.call0(&JsValue::NULL).ok()?).await.ok()?;
-        v.as_string().filter(|t| !t.is_empty())
+    /// The token, when the app gave a `getAccessToken`: `Ok(None)` without one (cookie auth).
+    async fn token(&self) -> Result<Option<String>, TransportError> {
+        let Some(f) = self.get_access_token.as_ref() else { return Ok(None) };
+        let call = async {
+            let v = f.call0(&JsValue::NULL)?;
+            await_value(v).await
+        };
+        let v = match within(self.token_timeout_ms, call).await {
+            None => return Err(TransportError::TokenTimeout(self.token_timeout_ms)),
+            Some(Err(e)) => return Err(TransportError::TokenUnavailable(["it rejected: ", &reason(&e)].concat())),
+            Some(Ok(v)) => v,
+        };
+        let token = v.as_string().ok_or_else(|| TransportError::TokenUnavailable(["it resolved ", &describe(&v), ", not a string"].concat()))?;
+        if token.trim().is_empty() {
+            return Err(TransportError::TokenUnavailable("it resolved an empty string".into()));
+        }
+        check_token(&token).map_err(TransportError::TokenUnsafe)?;
+        Ok(Some(token))
     }
 
-    async fn custom_post(&self, f: &Function, headers: &Object, body: &str) -> Result<TransportReply, JsValue> {
+    async fn custom_post(&self, f: &Function, headers: &Object, body: &str, signal: &web_sys::AbortSignal) -> Result<TransportReply, TransportError> {
         let request: JsValue = Object::new().into();
         set(&request, "url", &self.url.as_str().into());
         set(&request, "method", &"POST".into());
         set(&request, "headers", headers);
         set(&request, "body", &body.into());
-        let reply = await_value(f.call1(&JsValue::NULL, &request)?).await?;
-        let status = Reflect::get(&reply, &"status".into())?.as_f64().unwrap_or(0.0);
-        let body = Reflect::get(&reply, &"body".into())?.as_string().unwrap_or_default();
-        Ok(TransportReply { status: if (0.0..=999.0).contains(&status) { status as u16 } else { 0 }, body })
+        set(&request, "signal", signal);
+        let pending = f.call1(&JsValue::NULL, &request).map_err(|e| TransportError::NoReply(["the transport threw: ", &reason(&e)].concat()))?;
+        let reply = await_value(pending).await.map_err(|e| TransportError::NoReply(["the transport rejected: ", &reason(&e)].concat()))?;
+        if let Some(response) = reply.dyn_ref::<Response>() {
+            return read_response(response).await;
+        }
+        if !reply.is_object() {
+            return Err(TransportError::Contract(["it resolved ", &describe(&reply), ", not { status, body }"].concat()));
+        }
+        let status = status_of(&Reflect::get(&reply, &"status".into()).unwrap_or(JsValue::UNDEFINED))?;
+        let body = body_of(&Reflect::get(&reply, &"body".into()).unwrap_or(JsValue::UNDEFINED))?;
+        Ok(TransportReply { status, body })
     }
 
-    async fn fetch_post(&self, headers: &Object, body: &str) -> Result<TransportReply, JsValue> {
-        let controller = AbortController::new()?;
+    async fn fetch_post(&self, headers: &Object, body: &str, signal: &web_sys::AbortSignal) -> Result<TransportReply, TransportError> {
+        let no_reply = |e: JsValue| TransportError::NoReply(reason(&e));
         let init = RequestInit::new();
         init.set_method("POST");
         init.set_body(&body.into());
-        init.set_signal(Some(&controller.signal()));
+        init.set_signal(Some(signal));
         init.set_credentials(web_sys::RequestCredentials::SameOrigin);
-        let h = Headers::new()?;
+        // EWS never redirects a POST; a sign-in front end does. Seeing the redirect (as an
+        // opaque one) instead of following it to a sign-in page makes it `authrequired`.
+        init.set_redirect(web_sys::RequestRedirect::Manual);
+        let h = Headers::new().map_err(no_reply)?;
         for key in Object::keys(headers).iter() {
-            if let (Some(k), Some(v)) = (key.as_string(), Reflect::get(headers, &key)?.as_string()) {
-                h.set(&k, &v)?;
+            if let (Some(k), Some(v)) = (key.as_string(), Reflect::get(headers, &key).ok().and_then(|v| v.as_string())) {
+                h.set(&k, &v).map_err(no_reply)?;
             }
         }
         init.set_headers(&h);
-        let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into())?.dyn_into()?;
-        let promise: Promise = fetch.call2(&JsValue::NULL, &self.url.as_str().into(), &init)?.dyn_into()?;
-        let abort = controller.clone();
-        let _timer = gloo_timers::callback::Timeout::new(self.timeout_ms, move || abort.abort());
-        let response: Response = JsFuture::from(promise).await?.dyn_into()?;
-        let text = JsFuture::from(response.text()?).await?.as_string().unwrap_or_default();
-        Ok(TransportReply { status: response.status(), body: text })
+        let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).map_err(no_reply)?.dyn_into().map_err(no_reply)?;
+        let promise: Promise = fetch.call2(&JsValue::NULL, &self.url.as_str().into(), &init).map_err(no_reply)?.dyn_into().map_err(no_reply)?;
+        let response: Response = JsFuture::from(promise).await.map_err(no_reply)?.dyn_into().map_err(no_reply)?;
+        read_response(&response).await
+    }
+}
+
+/// Status and text of a fetch `Response`; an opaque redirect (redirect "manual") reads as 302.
+async fn read_response(response: &Response) -> Result<TransportReply, TransportError> {
+    if response.type_() == web_sys::ResponseType::Opaqueredirect {
+        return Ok(TransportReply { status: 302, body: String::new() });
+    }
+    let no_reply = |e: JsValue| TransportError::NoReply(reason(&e));
+    let text = JsFuture::from(response.text().map_err(no_reply)?).await.map_err(no_reply)?.as_string().unwrap_or_default();
+    Ok(TransportReply { status: response.status(), body: text })
+}
+
+fn redact_error(e: TransportError, token: Option<&str>) -> TransportError {
+    match e {
+        TransportError::NoReply(m) => TransportError::NoReply(redact(&m, token)),
+        TransportError::Contract(m) => TransportError::Contract(redact(&m, token)),
+        TransportError::TokenUnavailable(m) => TransportError::TokenUnavailable(redact(&m, token)),
+        other => other,
     }
 }
 
 impl Transport for JsTransport {
-    async fn post(&self, envelope: &Envelope) -> TransportReply {
+    async fn post(&self, envelope: &Envelope) -> Result<TransportReply, TransportError> {
+        let token = self.token().await?;
         let headers: Object = Object::new();
         set(&headers, "Content-Type", &"text/xml; charset=utf-8".into());
         set(&headers, "SOAPAction", &envelope.soap_action.as_str().into());
-        if let Some(token) = self.token().await {
-            set(&headers, "Authorization", &["Bearer ", &token].concat().into());
+        if let Some(token) = token.as_deref() {
+            set(&headers, "Authorization", &["Bearer ", token].concat().into());
         }
-        let result = match &self.custom {
-            Some(f) => self.custom_post(f, &headers, &envelope.xml).await,
-            None => self.fetch_post(&headers, &envelope.xml).await,
+        let controller = AbortController::new().map_err(|e| TransportError::NoReply(reason(&e)))?;
+        let signal = controller.signal();
+        let sent = async {
+            match &self.custom {
+                Some(f) => self.custom_post(f, &headers, &envelope.xml, &signal).await,
+                None => self.fetch_post(&headers, &envelope.xml, &signal).await,
+            }
         };
-        // No reply (network error, timeout, rejected promise): status 0, retried by the spool.
-        result.unwrap_or(TransportReply { status: 0, body: String::new() })
+        let result = match within(self.timeout_ms, sent).await {
+            Some(r) => r,
+            None => {
+                controller.abort();
+                Err(TransportError::Timeout(self.timeout_ms))
+            }
+        };
+        match result {
+            Ok(reply) => Ok(TransportReply { status: reply.status, body: redact(&reply.body, token.as_deref()) }),
+            Err(e) => Err(redact_error(e, token.as_deref())),
+        }
     }
 }
