@@ -11,114 +11,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-#[wasm_bindgen(inline_js = r#"
-const SUCCESS = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Items/></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
-const busy = (ms) => '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>a:ErrorServerBusy</faultcode><faultstring>busy</faultstring><detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorServerBusy</e:ResponseCode><t:MessageXml xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><t:Value Name="BackOffMilliseconds">' + ms + '</t:Value></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>';
-const noMailbox = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>no mailbox</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox</m:ResponseCode></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
-
-// mode: "ok" | "down" | "busyOnce:<ms>" | "noMailbox:<id>"
-export function fakeEws(mode) {
-  const s = { mode, delivered: {}, attempts: {}, requests: 0, firstAttemptAt: {}, deliveredAt: {}, headers: null, urls: [] };
-  s.transport = async (req) => {
-    s.requests++;
-    s.urls.push(req.url);
-    s.headers = req.headers;
-    const id = /<t:Value>([^<]*)<\/t:Value>/.exec(req.body)[1];
-    s.attempts[id] = (s.attempts[id] || 0) + 1;
-    if (!(id in s.firstAttemptAt)) s.firstAttemptAt[id] = Date.now();
-    await new Promise((r) => setTimeout(r, 2));
-    if (s.mode === "down") throw new TypeError("Failed to fetch");
-    if (s.mode.startsWith("busyOnce:") && s.attempts[id] === 1) return { status: 500, body: busy(s.mode.slice(9)) };
-    if (s.mode === "noMailbox:" + id) return { status: 200, body: noMailbox };
-    s.delivered[id] = (s.delivered[id] || 0) + 1;
-    s.deliveredAt[id] = Date.now();
-    return { status: 200, body: SUCCESS };
-  };
-  return s;
-}
-
-export function recorder() {
-  const r = { events: [] };
-  r.listener = (e) => r.events.push({ type: e.type, detail: e.detail });
-  return r;
-}
-
-export async function waitForEvent(rec, type, id, timeoutMs) {
-  const t0 = Date.now();
-  for (;;) {
-    const hit = rec.events.find((e) => e.type === type && e.detail.record.id === id);
-    if (hit) return hit.detail;
-    if (Date.now() - t0 > timeoutMs) throw new Error("no " + type + " event for " + id + " within " + timeoutMs + " ms; saw " + JSON.stringify(rec.events.map((e) => e.type + ":" + e.detail.record.id)));
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-
-// Counts navigator.locks.request calls (the Web Lock each processing round asks for).
-export function countLockRequests() {
-  const c = { n: 0 };
-  const orig = LockManager.prototype.request;
-  LockManager.prototype.request = function (...args) { c.n++; return orig.apply(this, args); };
-  c.restore = () => { LockManager.prototype.request = orig; };
-  return c;
-}
-"#)]
-extern "C" {
-    #[wasm_bindgen(js_name = fakeEws)]
-    fn fake_ews(mode: &str) -> JsValue;
-    fn recorder() -> JsValue;
-    #[wasm_bindgen(js_name = waitForEvent)]
-    fn wait_for_event(rec: &JsValue, kind: &str, id: &str, timeout_ms: u32) -> Promise;
-    fn sleep(ms: u32) -> Promise;
-    #[wasm_bindgen(js_name = countLockRequests)]
-    fn count_lock_requests() -> JsValue;
-}
-
-fn get(v: &JsValue, path: &str) -> JsValue {
-    path.split('.').fold(v.clone(), |v, k| Reflect::get(&v, &JsValue::from_str(k)).unwrap())
-}
-
-fn set(v: &JsValue, key: &str, value: &JsValue) {
-    Reflect::set(v, &JsValue::from_str(key), value).unwrap();
-}
-
-fn config(db: &str, ews: &JsValue, extra: &str) -> JsValue {
-    let c = JSON::parse(&format!(
-        r#"{{ "ewsUrl": "/EWS/Exchange.asmx", "dbName": "{db}",
-             "sender": {{ "displayName": "Tony Smith", "emailAddress": "tony@contoso.com", "sipAddress": "sip:tony@contoso.com" }}
-             {extra} }}"#
-    ))
-    .unwrap();
-    set(&c, "transport", &get(ews, "transport"));
-    c
-}
-
-fn unique_db(name: &str) -> String {
-    format!("offline-im-messenger-{name}-{}", js_sys::Math::random())
-}
-
-async fn open(config: JsValue) -> OfflineMessenger {
-    OfflineMessenger::open(config).await.map_err(|e| JSON::stringify(&e).unwrap()).expect("messenger opens")
-}
-
-fn listen(im: &OfflineMessenger, rec: &JsValue) {
-    for kind in ["queued", "sending", "delivered", "retrying", "failed", "authrequired"] {
-        im.add_event_listener(kind, get(rec, "listener").unchecked_ref::<Function>()).unwrap();
-    }
-}
-
-async fn send(im: &OfflineMessenger, json: &str) -> Result<JsValue, JsValue> {
-    JsFuture::from(im.send(JSON::parse(json).unwrap())).await
-}
-
-async fn wait(rec: &JsValue, kind: &str, id: &str, ms: u32) -> JsValue {
-    JsFuture::from(wait_for_event(rec, kind, id, ms)).await.map_err(|e| get(&e, "message").as_string().unwrap_or_default()).unwrap()
-}
-
-fn offline_to(id: &str, conversation: &str, text: &str) -> String {
-    format!(r#"{{ "id": "{id}", "conversationId": "{conversation}", "text": "{text}", "to": {{ "emailAddress": "ana@contoso.com", "displayName": "Ana", "presence": "offline" }} }}"#)
-}
+#[path = "common/web_helpers.rs"]
+mod web_helpers;
+use web_helpers::*;
 
 /// A receipt is exactly what serde makes of the same `SendReceipt` (same fields, names, order).
 fn assert_receipt_shape(receipt: &JsValue) {
@@ -127,9 +22,6 @@ fn assert_receipt_shape(receipt: &JsValue) {
     assert_eq!(serde_json::to_string(&parsed).unwrap(), text);
 }
 
-fn code(e: &JsValue) -> String {
-    get(e, "code").as_string().unwrap_or_else(|| format!("no code: {:?}", e))
-}
 
 #[wasm_bindgen_test]
 async fn queued_message_is_delivered_with_events() {
@@ -299,13 +191,13 @@ async fn policy_blocked_and_live_are_not_queued() {
 async fn bad_config_and_bad_input_get_clear_errors() {
     let ews = fake_ews("ok");
     let cases = [
-        (r#"{ "sender": { "emailAddress": "tony@contoso.com" } }"#, "InvalidInput", "ewsUrl"),
+        (r#"{ "sender": { "emailAddress": "tony@contoso.com" } }"#, "InvalidConfig", "ewsUrl"),
         (r#"{ "ewsUrl": "ftp://x", "sender": { "emailAddress": "tony@contoso.com" } }"#, "InvalidConfig", "ewsUrl"),
         (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": {} }"#, "InvalidConfig", "sender.emailAddress"),
         (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony" } }"#, "InvalidAddress", "sender.emailAddress"),
         (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony@contoso.com" }, "retryIntervalMs": 0 }"#, "InvalidConfig", "retryIntervalMs"),
         (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony@contoso.com" }, "policy": "Grant -CsClientPolicy" }"#, "PolicyScriptError", "line 1"),
-        (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony@contoso.com" }, "retryIntervalMS": 5 }"#, "InvalidInput", "retryIntervalMS"),
+        (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony@contoso.com" }, "retryIntervalMS": 5 }"#, "InvalidConfig", "retryIntervalMS"),
     ];
     for (json, want, needle) in cases {
         let e = OfflineMessenger::open(JSON::parse(json).unwrap()).await.err().unwrap_or_else(|| panic!("accepted: {json}"));
@@ -316,7 +208,7 @@ async fn bad_config_and_bad_input_get_clear_errors() {
     let c = config(&unique_db("bad"), &ews, "");
     set(&c, "getAccessToken", &JsValue::from_str("not a function"));
     assert_eq!(code(&OfflineMessenger::open(c).await.err().unwrap()), "InvalidConfig");
-    assert_eq!(code(&OfflineMessenger::open(JsValue::from_str("x")).await.err().unwrap()), "InvalidInput");
+    assert_eq!(code(&OfflineMessenger::open(JsValue::from_str("x")).await.err().unwrap()), "InvalidConfig");
 
     let im = open(config(&unique_db("badinput"), &ews, r#", "maxMessageBytes": 10"#)).await;
     for (json, want) in [

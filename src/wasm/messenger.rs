@@ -226,7 +226,7 @@ impl OfflineMessenger {
     /// `InvalidPolicy`, `DatabaseBlocked`, `StorageError`.
     pub async fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig & { transport?: (request: EwsRequest) => Promise<EwsReply | Response>; getAccessToken?: () => Promise<string> }")] config: JsValue) -> Result<OfflineMessenger, JsValue> {
         if !config.is_object() {
-            return Err(invalid("config", "must be an object"));
+            return Err(super::error::at_path("InvalidConfig", "config", "", "must be an object"));
         }
         let custom = take_fn(&config, "transport")?;
         let get_access_token = take_fn(&config, "getAccessToken")?;

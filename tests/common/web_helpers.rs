@@ -1,0 +1,144 @@
+//! Helpers of the messenger browser tests (web_messenger.rs, web_trust.rs): a scripted EWS
+//! transport, an event recorder, and messenger setup.
+#![allow(dead_code)]
+
+use js_sys::{Function, Promise, Reflect, JSON};
+use offline_im::wasm::messenger::OfflineMessenger;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+#[wasm_bindgen(inline_js = r#"
+const SUCCESS = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Items/></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
+const busy = (ms) => '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>a:ErrorServerBusy</faultcode><faultstring>busy</faultstring><detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorServerBusy</e:ResponseCode><t:MessageXml xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><t:Value Name="BackOffMilliseconds">' + ms + '</t:Value></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>';
+const noMailbox = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>no mailbox</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox</m:ResponseCode></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
+
+// mode: "ok" | "down" | "busyOnce:<ms>" | "noMailbox:<id>" | "hang:<id>" (that message's request
+// never settles) | "status:<n>" (every reply has HTTP status n and an empty body) | "echo" (500
+// with an error page echoing the request headers) | "shape:stringStatus" | "shape:bytes" |
+// "shape:arrayBuffer" | "shape:response" | "shape:badStatus" | "shape:noBody". `s.mode` may be
+// changed while the messenger runs.
+export function fakeEws(mode) {
+  const s = { mode, delivered: {}, attempts: {}, requests: 0, firstAttemptAt: {}, deliveredAt: {}, headers: null, urls: [], bodies: [], signals: [] };
+  s.transport = async (req) => {
+    s.requests++;
+    s.urls.push(req.url);
+    s.bodies.push(req.body);
+    s.signals.push(req.signal);
+    s.headers = req.headers;
+    const id = /<t:Value>([^<]*)<\/t:Value>/.exec(req.body)[1];
+    s.attempts[id] = (s.attempts[id] || 0) + 1;
+    if (!(id in s.firstAttemptAt)) s.firstAttemptAt[id] = Date.now();
+    await new Promise((r) => setTimeout(r, 2));
+    if (s.mode === "down") throw new TypeError("Failed to fetch");
+    if (s.mode === "hang:" + id) return new Promise(() => {});
+    if (s.mode.startsWith("status:")) return { status: Number(s.mode.slice(7)), body: "" };
+    if (s.mode === "echo") return { status: 500, body: "Server Error. Authorization: " + req.headers.Authorization + "; token=" + (req.headers.Authorization || "").slice(7) + "; all headers: " + JSON.stringify(req.headers) };
+    const ok = () => { s.delivered[id] = (s.delivered[id] || 0) + 1; s.deliveredAt[id] = Date.now(); };
+    if (s.mode === "shape:stringStatus") { ok(); return { status: "200", body: SUCCESS }; }
+    if (s.mode === "shape:bytes") { ok(); return { status: 200, body: new TextEncoder().encode(SUCCESS) }; }
+    if (s.mode === "shape:arrayBuffer") { ok(); return { status: 200, body: new TextEncoder().encode(SUCCESS).buffer }; }
+    if (s.mode === "shape:response") { ok(); return new Response(SUCCESS, { status: 200 }); }
+    if (s.mode === "shape:badStatus") { ok(); return { status: "OK", body: SUCCESS }; }
+    if (s.mode === "shape:noBody") { ok(); return { status: 200 }; }
+    if (s.mode.startsWith("busyOnce:") && s.attempts[id] === 1) return { status: 500, body: busy(s.mode.slice(9)) };
+    if (s.mode === "noMailbox:" + id) return { status: 200, body: noMailbox };
+    s.delivered[id] = (s.delivered[id] || 0) + 1;
+    s.deliveredAt[id] = Date.now();
+    return { status: 200, body: SUCCESS };
+  };
+  return s;
+}
+
+export function recorder() {
+  const r = { events: [] };
+  r.listener = (e) => r.events.push({ type: e.type, detail: e.detail });
+  return r;
+}
+
+export async function waitForEvent(rec, type, id, timeoutMs) {
+  const t0 = Date.now();
+  for (;;) {
+    const hit = rec.events.find((e) => e.type === type && e.detail.record.id === id);
+    if (hit) return hit.detail;
+    if (Date.now() - t0 > timeoutMs) throw new Error("no " + type + " event for " + id + " within " + timeoutMs + " ms; saw " + JSON.stringify(rec.events.map((e) => e.type + ":" + e.detail.record.id)));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+// Counts navigator.locks.request calls (the Web Lock each processing round asks for).
+export function countLockRequests() {
+  const c = { n: 0 };
+  const orig = LockManager.prototype.request;
+  LockManager.prototype.request = function (...args) { c.n++; return orig.apply(this, args); };
+  c.restore = () => { LockManager.prototype.request = orig; };
+  return c;
+}
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = fakeEws)]
+    pub fn fake_ews(mode: &str) -> JsValue;
+    pub fn recorder() -> JsValue;
+    #[wasm_bindgen(js_name = waitForEvent)]
+    pub fn wait_for_event(rec: &JsValue, kind: &str, id: &str, timeout_ms: u32) -> Promise;
+    pub fn sleep(ms: u32) -> Promise;
+    #[wasm_bindgen(js_name = countLockRequests)]
+    pub fn count_lock_requests() -> JsValue;
+}
+
+pub fn get(v: &JsValue, path: &str) -> JsValue {
+    path.split('.').fold(v.clone(), |v, k| Reflect::get(&v, &JsValue::from_str(k)).unwrap())
+}
+
+pub fn set(v: &JsValue, key: &str, value: &JsValue) {
+    Reflect::set(v, &JsValue::from_str(key), value).unwrap();
+}
+
+pub fn config(db: &str, ews: &JsValue, extra: &str) -> JsValue {
+    config_as("tony@contoso.com", db, ews, extra)
+}
+
+/// A messenger config for `sender` (an e-mail address) on database `db`.
+pub fn config_as(sender: &str, db: &str, ews: &JsValue, extra: &str) -> JsValue {
+    let c = JSON::parse(&format!(
+        r#"{{ "ewsUrl": "/EWS/Exchange.asmx", "dbName": "{db}",
+             "sender": {{ "emailAddress": "{sender}", "sipAddress": "sip:{sender}" }}
+             {extra} }}"#
+    ))
+    .unwrap();
+    set(&c, "transport", &get(ews, "transport"));
+    c
+}
+
+pub fn unique_db(name: &str) -> String {
+    format!("offline-im-messenger-{name}-{}", js_sys::Math::random())
+}
+
+pub async fn open(config: JsValue) -> OfflineMessenger {
+    OfflineMessenger::open(config).await.map_err(|e| JSON::stringify(&e).unwrap()).expect("messenger opens")
+}
+
+pub fn listen(im: &OfflineMessenger, rec: &JsValue) {
+    for kind in ["queued", "sending", "delivered", "retrying", "failed", "authrequired"] {
+        im.add_event_listener(kind, get(rec, "listener").unchecked_ref::<Function>()).unwrap();
+    }
+}
+
+pub async fn send(im: &OfflineMessenger, json: &str) -> Result<JsValue, JsValue> {
+    JsFuture::from(im.send(JSON::parse(json).unwrap())).await
+}
+
+pub async fn wait(rec: &JsValue, kind: &str, id: &str, ms: u32) -> JsValue {
+    JsFuture::from(wait_for_event(rec, kind, id, ms)).await.map_err(|e| get(&e, "message").as_string().unwrap_or_default()).unwrap()
+}
+
+pub fn offline_to(id: &str, conversation: &str, text: &str) -> String {
+    format!(r#"{{ "id": "{id}", "conversationId": "{conversation}", "text": "{text}", "to": {{ "emailAddress": "ana@contoso.com", "displayName": "Ana", "presence": "offline" }} }}"#)
+}
+
+
+pub fn code(e: &JsValue) -> String {
+    get(e, "code").as_string().unwrap_or_else(|| format!("no code: {:?}", e))
+}
