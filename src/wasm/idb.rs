@@ -52,78 +52,7 @@ pub fn storage_error(value: &JsValue) -> Error {
 // The promise wiring is plain JS: handlers that never fire (onerror after a success, onabort after
 // a commit) are then ordinary garbage. Rust closures handed to JS that are never called are
 // never freed, and each would keep its request (and the request's result) alive.
-#[wasm_bindgen(inline_js = r#"
-export function openSpool(name, version, onDeleted) {
-  return new Promise((resolve, reject) => {
-    const factory = globalThis.indexedDB;
-    if (!factory) { reject(new DOMException("IndexedDB is not available here", "NotSupportedError")); return; }
-    const req = factory.open(name, version);
-    req.onupgradeneeded = (ev) => {
-      const db = req.result;
-      // Version 2: records that know their sender. Version 1's "messages" stays as it was.
-      if (ev.oldVersion < 2 && !db.objectStoreNames.contains("spool")) {
-        const s = db.createObjectStore("spool", { keyPath: "id" });
-        s.createIndex("sender", "sender");
-        s.createIndex("seq", "seq");
-      }
-    };
-    req.onblocked = () => reject(new DOMException(name, "DatabaseBlocked"));
-    req.onerror = () => reject(req.error);
-    req.onsuccess = () => {
-      const db = req.result;
-      // Let newer versions (and deletions) from other tabs through: close when asked to.
-      db.onversionchange = (ev) => { db.close(); if (ev.newVersion === null) onDeleted(); };
-      resolve(db);
-    };
-  });
-}
-export function requestPromise(req) {
-  return new Promise((resolve, reject) => {
-    req.onsuccess = () => resolve(req.result);
-    req.onerror = () => reject(req.error);
-  });
-}
-export function transactionPromise(tx) {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
-  });
-}
-// Numbers the records after the highest stored seq and adds them, in one transaction on
-// `stores` (the first is "spool"); `after(tx)` may add more requests (a legacy delete).
-function addNumbered(db, stores, records, after) {
-  const tx = db.transaction(stores, "readwrite", { durability: "strict" });
-  const store = tx.objectStore("spool");
-  const seqs = [];
-  const top = store.index("seq").openKeyCursor(null, "prev");
-  top.onsuccess = () => {
-    let next = (top.result ? top.result.key : 0) + 1;
-    records.forEach((record, i) => {
-      record.seq = next;
-      seqs[i] = next++;
-      const req = store.add(record);
-      // A key that exists fails only its own request (prevented, so the others commit).
-      req.onerror = (event) => {
-        if (req.error && req.error.name === "ConstraintError") { event.preventDefault(); seqs[i] = null; }
-      };
-    });
-    if (after) after(tx);
-  };
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve(seqs);
-    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
-  });
-}
-export function addAll(db, json) {
-  return addNumbered(db, ["spool"], JSON.parse(json), null);
-}
-export function moveFromLegacy(db, id, json) {
-  return addNumbered(db, ["spool", "messages"], [JSON.parse(json)], (tx) => tx.objectStore("messages").delete(id));
-}
-export function legacyAll(db) {
-  if (!db.objectStoreNames.contains("messages")) return Promise.resolve([]);
-  return requestPromise(db.transaction("messages", "readonly").objectStore("messages").getAll());
-}"#)]
+#[wasm_bindgen(module = "/src/wasm/shell.js")]
 extern "C" {
     #[wasm_bindgen(js_name = openSpool)]
     fn open_spool(name: &str, version: u32, on_deleted: &Function) -> Promise;

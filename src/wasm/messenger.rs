@@ -2,7 +2,7 @@
 //! the two-minute timer (gloo-timers), the `online` event, and Web Locks so that only one tab
 //! sends at a time (the lease in each record is the fallback where Web Locks are missing).
 
-use super::error::{invalid, to_js as error_to_js};
+use super::error::to_js as error_to_js;
 use super::idb::IdbStore;
 use super::objects::Receipts;
 use super::transport::JsTransport;

@@ -25,15 +25,7 @@ fn start() {
     console_error_panic_hook::set_once();
 }
 
-#[wasm_bindgen(inline_js = r#"
-// JSON.stringify, with every lone surrogate (an emoji cut in half by `slice`, "\uD800") replaced
-// by U+FFFD and counted: JSON cannot carry one into a Rust string.
-const LONE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-export function wellFormedJson(value) {
-  let replaced = 0;
-  const text = JSON.stringify(value, (_k, v) => typeof v === "string" && LONE.test(v) ? (LONE.lastIndex = 0, v.replace(LONE, () => (replaced++, "\uFFFD"))) : v);
-  return [text, replaced];
-}"#)]
+#[wasm_bindgen(module = "/src/wasm/shell.js")]
 extern "C" {
     #[wasm_bindgen(js_name = wellFormedJson, catch)]
     fn well_formed_json(value: &JsValue) -> Result<js_sys::Array, JsValue>;

@@ -11,16 +11,7 @@ use crate::policy::PolicyDecision;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(inline_js = r#"
-export function envelopeObject(xml, soapAction, replacedCharacters) {
-  return { xml, soapAction, replacedCharacters };
-}
-export function deliveredObject(warning) {
-  return { kind: "delivered", responseClass: warning ? "Warning" : "Success" };
-}
-export function receiptObject(id, state, decision, duplicate, replacedCharacters) {
-  return { id, state, decision: { ...decision, reasons: [...decision.reasons] }, duplicate, replacedCharacters };
-}"#)]
+#[wasm_bindgen(module = "/src/wasm/shell.js")]
 extern "C" {
     #[wasm_bindgen(js_name = envelopeObject)]
     fn envelope_object(xml: &str, soap_action: &str, replaced_characters: u32) -> JsValue;

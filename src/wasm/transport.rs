@@ -36,21 +36,7 @@ export interface EwsRequest {
 export interface EwsReply { status: number | string; body: string | Uint8Array | ArrayBuffer; }
 "#;
 
-#[wasm_bindgen(inline_js = r#"
-export function describe(v) {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "an array";
-  if (typeof v === "object") return "an object with keys [" + Object.keys(v).slice(0, 8).join(", ") + "]";
-  return typeof v === "string" ? "a string" : typeof v;
-}
-export function bytesToText(v) {
-  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return new TextDecoder("utf-8").decode(v);
-  return undefined;
-}
-export function reason(e) {
-  if (e instanceof Error || (e && typeof e.message === "string")) return (e.name ? e.name + ": " : "") + e.message;
-  try { return String(e); } catch (_) { return "unknown reason"; }
-}"#)]
+#[wasm_bindgen(module = "/src/wasm/shell.js")]
 extern "C" {
     fn describe(v: &JsValue) -> String;
     #[wasm_bindgen(js_name = bytesToText)]

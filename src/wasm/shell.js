@@ -1,0 +1,112 @@
+// The JavaScript half of the wasm shell: one ES module (one request when the package loads),
+// imported by src/wasm/{idb,objects,transport,mod}.rs. Plain JS where it is simpler or cheaper
+// than calls from Rust: IndexedDB promise wiring, result object literals, reply inspection.
+// ---- idb (src/wasm/idb.rs) ----
+export function openSpool(name, version, onDeleted) {
+  return new Promise((resolve, reject) => {
+    const factory = globalThis.indexedDB;
+    if (!factory) { reject(new DOMException("IndexedDB is not available here", "NotSupportedError")); return; }
+    const req = factory.open(name, version);
+    req.onupgradeneeded = (ev) => {
+      const db = req.result;
+      // Version 2: records that know their sender. Version 1's "messages" stays as it was.
+      if (ev.oldVersion < 2 && !db.objectStoreNames.contains("spool")) {
+        const s = db.createObjectStore("spool", { keyPath: "id" });
+        s.createIndex("sender", "sender");
+        s.createIndex("seq", "seq");
+      }
+    };
+    req.onblocked = () => reject(new DOMException(name, "DatabaseBlocked"));
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      // Let newer versions (and deletions) from other tabs through: close when asked to.
+      db.onversionchange = (ev) => { db.close(); if (ev.newVersion === null) onDeleted(); };
+      resolve(db);
+    };
+  });
+}
+export function requestPromise(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+}
+export function transactionPromise(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
+  });
+}
+// Numbers the records after the highest stored seq and adds them, in one transaction on
+// `stores` (the first is "spool"); `after(tx)` may add more requests (a legacy delete).
+function addNumbered(db, stores, records, after) {
+  const tx = db.transaction(stores, "readwrite", { durability: "strict" });
+  const store = tx.objectStore("spool");
+  const seqs = [];
+  const top = store.index("seq").openKeyCursor(null, "prev");
+  top.onsuccess = () => {
+    let next = (top.result ? top.result.key : 0) + 1;
+    records.forEach((record, i) => {
+      record.seq = next;
+      seqs[i] = next++;
+      const req = store.add(record);
+      // A key that exists fails only its own request (prevented, so the others commit).
+      req.onerror = (event) => {
+        if (req.error && req.error.name === "ConstraintError") { event.preventDefault(); seqs[i] = null; }
+      };
+    });
+    if (after) after(tx);
+  };
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve(seqs);
+    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
+  });
+}
+export function addAll(db, json) {
+  return addNumbered(db, ["spool"], JSON.parse(json), null);
+}
+export function moveFromLegacy(db, id, json) {
+  return addNumbered(db, ["spool", "messages"], [JSON.parse(json)], (tx) => tx.objectStore("messages").delete(id));
+}
+export function legacyAll(db) {
+  if (!db.objectStoreNames.contains("messages")) return Promise.resolve([]);
+  return requestPromise(db.transaction("messages", "readonly").objectStore("messages").getAll());
+}
+
+// ---- objects (src/wasm/objects.rs) ----
+export function envelopeObject(xml, soapAction, replacedCharacters) {
+  return { xml, soapAction, replacedCharacters };
+}
+export function deliveredObject(warning) {
+  return { kind: "delivered", responseClass: warning ? "Warning" : "Success" };
+}
+export function receiptObject(id, state, decision, duplicate, replacedCharacters) {
+  return { id, state, decision: { ...decision, reasons: [...decision.reasons] }, duplicate, replacedCharacters };
+}
+
+// ---- transport (src/wasm/transport.rs) ----
+export function describe(v) {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  if (typeof v === "object") return "an object with keys [" + Object.keys(v).slice(0, 8).join(", ") + "]";
+  return typeof v === "string" ? "a string" : typeof v;
+}
+export function bytesToText(v) {
+  if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return new TextDecoder("utf-8").decode(v);
+  return undefined;
+}
+export function reason(e) {
+  if (e instanceof Error || (e && typeof e.message === "string")) return (e.name ? e.name + ": " : "") + e.message;
+  try { return String(e); } catch (_) { return "unknown reason"; }
+}
+
+// ---- mod (src/wasm/mod.rs) ----
+// JSON.stringify, with every lone surrogate (an emoji cut in half by `slice`, "\uD800") replaced
+// by U+FFFD and counted: JSON cannot carry one into a Rust string.
+const LONE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+export function wellFormedJson(value) {
+  let replaced = 0;
+  const text = JSON.stringify(value, (_k, v) => typeof v === "string" && LONE.test(v) ? (LONE.lastIndex = 0, v.replace(LONE, () => (replaced++, "\uFFFD"))) : v);
+  return [text, replaced];
+}
