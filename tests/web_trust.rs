@@ -344,3 +344,80 @@ async fn the_token_never_reaches_storage_or_events() {
     assert!(!events_text(&rec).contains(SENTINEL));
     im.close();
 }
+
+/// README promises that no test checked before (issue 16): `retry`/`discard` of a message that
+/// is being sent are `MessageInFlight`; once it settled they work.
+#[wasm_bindgen_test]
+async fn retry_and_discard_during_a_send_are_message_in_flight() {
+    let ews = fake_ews("hang:f1");
+    let im = open(config(&unique_db("in-flight"), &ews, r#", "requestTimeoutMs": 1000, "retryIntervalMs": 60000"#)).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    send(&im, &offline_to("f1", "c", "x")).await.unwrap();
+    wait(&rec, "sending", "f1", 3000).await;
+    assert_eq!(code(&JsFuture::from(im.retry("f1".into())).await.unwrap_err()), "MessageInFlight");
+    assert_eq!(code(&JsFuture::from(im.discard("f1".into())).await.unwrap_err()), "MessageInFlight");
+    wait(&rec, "retrying", "f1", 5000).await;
+    let discarded = JsFuture::from(im.discard("f1".into())).await.expect("settled: discard works");
+    assert_eq!(get(&discarded, "id").as_string().as_deref(), Some("f1"));
+    assert_eq!(pending(&im).await.length(), 0);
+    im.close();
+}
+
+/// The `online` event starts a round: with a 60 s retry interval, a message retrying after a
+/// network error is delivered within seconds of `online`, not a minute later.
+#[wasm_bindgen_test]
+async fn the_online_event_starts_a_round() {
+    let ews = fake_ews("down");
+    let im = open(config(&unique_db("online"), &ews, r#", "retryIntervalMs": 60000"#)).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    send(&im, &offline_to("n1", "c", "x")).await.unwrap();
+    let retrying = wait(&rec, "retrying", "n1", 3000).await;
+    assert_eq!(get(&retrying, "code").as_string().as_deref(), Some("NetworkError"));
+    js_sys::Reflect::set(&ews, &"mode".into(), &"ok".into()).unwrap();
+    let window: web_sys::EventTarget = js_sys::global().unchecked_into();
+    window.dispatch_event(&web_sys::Event::new("online").unwrap()).unwrap();
+    wait(&rec, "delivered", "n1", 5000).await;
+    im.close();
+}
+
+/// `maxAttempts` set from JavaScript reaches `failed` (`MaxAttemptsExceeded`, not permanent,
+/// kept in the spool) after exactly that many requests.
+#[wasm_bindgen_test]
+async fn max_attempts_from_js_fails_the_message() {
+    let ews = fake_ews("down");
+    let im = open(config(&unique_db("attempts"), &ews, r#", "retryIntervalMs": 20, "maxAttempts": 3"#)).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    send(&im, &offline_to("x1", "c", "x")).await.unwrap();
+    let failed = wait(&rec, "failed", "x1", 5000).await;
+    assert_eq!((get(&failed, "code").as_string().as_deref(), get(&failed, "permanent").as_bool()), (Some("MaxAttemptsExceeded"), Some(false)));
+    assert_eq!((get(&failed, "record.attempts").as_f64(), get(&ews, "requests").as_f64()), (Some(3.0), Some(3.0)));
+    assert_eq!(get(&pending(&im).await.get(0), "state").as_string().as_deref(), Some("failed"));
+    im.close();
+}
+
+/// The public field names are the API: pinned literally, not compared with our own serde output
+/// (a renamed field would pass that). Receipt, spool record and event detail.
+#[wasm_bindgen_test]
+async fn public_field_names_are_pinned() {
+    let keys = |v: &JsValue| -> Vec<String> { js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter().filter_map(|k| k.as_string()).collect() };
+    let ews = fake_ews("busyOnce:10");
+    let im = open(config(&unique_db("names"), &ews, r#", "retryIntervalMs": 20"#)).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    let receipt = send(&im, &offline_to("p1", "c", "x")).await.unwrap();
+    assert_eq!(keys(&receipt), ["id", "state", "decision", "duplicate", "replacedCharacters"]);
+    let retrying = wait(&rec, "retrying", "p1", 3000).await;
+    assert_eq!(keys(&retrying), ["record", "type", "nextAttemptAt", "code", "message"]);
+    let record = get(&retrying, "record");
+    assert_eq!(
+        keys(&record),
+        ["id", "sender", "conversationId", "to", "text", "itemClass", "state", "attempts", "authFailures", "createdAt", "seq", "nextAttemptAt", "backoffMs", "waitedMs", "lastError", "leaseUntil", "recordVersion"]
+    );
+    assert_eq!(keys(&get(&record, "lastError")), ["code", "message", "httpStatus"]);
+    let delivered = wait(&rec, "delivered", "p1", 3000).await;
+    assert_eq!(keys(&delivered), ["record", "type"]);
+    im.close();
+}

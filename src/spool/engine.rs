@@ -253,13 +253,26 @@ impl<S: SpoolStore> Spool<S> {
 
     /// Makes every queued message due now (`flush`: the app asks to process now).
     pub async fn make_all_due(&self, now: u64) -> Result<()> {
+        self.make_due(now, |_| true).await
+    }
+
+    /// Makes due now the queued messages whose last attempt got no reply (`NetworkError`,
+    /// `Timeout`): the network is back (the browser's `online` event). A wait the server asked
+    /// for (BackOffMilliseconds, 503) is kept.
+    pub async fn make_due_after_network_return(&self, now: u64) -> Result<()> {
+        self.make_due(now, |r| r.last_error.as_ref().is_some_and(|e| e.code == "NetworkError" || e.code == "Timeout")).await
+    }
+
+    async fn make_due(&self, now: u64, which: impl Fn(&SpoolRecord) -> bool) -> Result<()> {
         for r in self.store.all(&self.config.sender).await? {
-            if r.state == State::Queued && r.next_attempt_at > now {
+            if r.state == State::Queued && r.next_attempt_at > now && which(&r) {
                 self.store.update(&r.id, &mut |x| {
                     let due = x.state == State::Queued && x.next_attempt_at > now;
-                    // The backoff ends now: the time waited so far is what counts.
-                    x.backoff_ms = x.backoff_ms.saturating_sub(x.next_attempt_at - now);
-                    x.next_attempt_at = now;
+                    if due {
+                        // The backoff ends now: the time waited so far is what counts.
+                        x.backoff_ms = x.backoff_ms.saturating_sub(x.next_attempt_at - now);
+                        x.next_attempt_at = now;
+                    }
                     due
                 }).await?;
             }

@@ -272,9 +272,14 @@ impl OfflineMessenger {
             }
         });
         let weak = Rc::downgrade(&inner);
+        // The network is back: what failed for want of a reply goes now, not at its backoff.
         let on_online = Closure::<dyn FnMut()>::new(move || {
             if let Some(inner) = weak.upgrade() {
-                kick(&inner);
+                spawn_local(async move {
+                    if !inner.closed.get() && inner.spool.make_due_after_network_return(JsClock.now_ms()).await.is_ok() {
+                        kick(&inner);
+                    }
+                });
             }
         });
         if let Ok(global) = js_sys::global().dyn_into::<EventTarget>() {
