@@ -90,7 +90,7 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
     const drafts = (await mailbox(who)).filter((i) => i.folder === "drafts" || i.isDraft);
     assert.equal(drafts.length, 0, `${who} has drafts`);
   }
-  const spool = JSON.parse(stored)["chaos/messages"];
+  const spool = JSON.parse(stored)["chaos/spool"];
   assert.equal(spool.length, N, "delivered records are kept (for de-duplication of repeated sends)");
   assert.ok(spool.every((r) => r.state === "delivered"), "none queued, sending or failed");
 
