@@ -8,6 +8,7 @@ pub mod address;
 pub mod error;
 pub mod ews;
 pub mod item_class;
+pub mod json_path;
 pub mod messenger;
 pub mod missed;
 pub mod policy;

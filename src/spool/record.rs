@@ -116,5 +116,5 @@ pub fn normalize_sender(address: &str) -> String {
         Some(p) if p.eq_ignore_ascii_case("smtp:") => &a[5..],
         _ => a,
     };
-    a.trim().to_lowercase()
+    a.trim().to_ascii_lowercase()
 }

@@ -55,18 +55,17 @@ fn read_js<T: DeserializeOwned>(field: &'static str, value: JsValue, code: &'sta
     let parts = well_formed_json(&value).ok().filter(|a| a.get(0).is_string()).ok_or_else(|| error::at_path(code, field, "", "is not JSON-serializable"))?;
     let text = parts.get(0).as_string().unwrap_or_default();
     let replaced = parts.get(1).as_f64().unwrap_or(0.0) as u32;
-    let mut reader = serde_json::Deserializer::from_str(&text);
-    serde_path_to_error::deserialize(&mut reader).map(|v| (v, replaced)).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // serde_json appends " at line L column C" (a position in text the caller never wrote).
-        let mut reason = inner.to_string();
-        if inner.line() > 0 {
+    serde_json::from_str(&text).map(|v| (v, replaced)).map_err(|e| {
+        // serde_json appends " at line L column C": a position in text the caller never wrote.
+        // Name the field at that position instead (one line of compact JSON: column = offset).
+        let path = if e.line() > 0 { crate::json_path::path_at(&text, e.column()) } else { String::new() };
+        let mut reason = e.to_string();
+        if e.line() > 0 {
             if let Some(i) = reason.rfind(" at line ") {
                 reason.truncate(i);
             }
         }
-        error::at_path(code, field, if path == "." { "" } else { &path }, &reason)
+        error::at_path(code, field, &path, &reason)
     })
 }
 
