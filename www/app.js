@@ -51,7 +51,7 @@ async function openMessenger() {
       const d = e.detail ?? {};
       const id = d.record ? d.record.id.slice(0, 8) : "";
       const extra = type === "retrying" ? ` ${d.code}, next try ${new Date(d.nextAttemptAt).toLocaleTimeString()}`
-        : type === "failed" ? ` ${d.code}: ${d.message}` : type === "error" ? ` ${d.code}: ${d.message}` : "";
+        : type === "failed" || type === "authrequired" || type === "error" ? ` ${d.code}: ${d.message}` : "";
       log(`${type} ${id}${extra}`, type);
       refreshSpool();
     });

@@ -359,8 +359,11 @@ impl<S: SpoolStore> Spool<S> {
         let written = self
             .store
             .update(&r.id, &mut |rec| {
-                let ours = rec.sender == sender && rec.lease_owner.as_deref() == Some(owner);
-                if !ours && !(rec.sender == sender && matches!(outcome, Outcome::Delivered)) {
+                // Only the lease holder settles, except that a delivery is recorded even after the
+                // lease was taken over (the mail went out); never another sender's record.
+                let own_record = rec.sender == sender;
+                let holds_lease = own_record && rec.lease_owner.as_deref() == Some(owner);
+                if !(holds_lease || (own_record && matches!(outcome, Outcome::Delivered))) {
                     return false;
                 }
                 settled = machine::settle(rec, &outcome, now, &policy);
