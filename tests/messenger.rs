@@ -55,15 +55,25 @@ fn bad_config_is_rejected_with_the_field_named() {
         (json!({ "dbName": " " }), "dbName"),
         (json!({ "requestTimeoutMs": 5000, "leaseMs": 5000 }), "leaseMs"),
         (json!({ "sender": { "displayName": "x" } }), "sender.emailAddress"),
+        (json!({ "tokenTimeoutMs": 50 }), "tokenTimeoutMs"),
+        (json!({ "maxAttempts": 0 }), "maxAttempts"),
+        (json!({ "maxAgeMs": 0 }), "maxAgeMs"),
     ];
     for (patch, field) in cases {
         let mut v = base();
         for (k, val) in patch.as_object().unwrap() {
             v[k] = val.clone();
         }
-        let e = config(v).unwrap_err();
-        assert!(e.to_string().contains(field), "{field}: {e}");
+        // The code and the field exactly, not a substring of the message.
+        match config(v).unwrap_err() {
+            offline_im::Error::InvalidConfig { field: f, reason } => assert_eq!(f, field, "{reason}"),
+            other => panic!("{field}: expected InvalidConfig, got {} {other}", other.code()),
+        }
     }
+    // A sender address that is there but malformed is InvalidAddress, naming the field.
+    let mut v = base();
+    v["sender"] = json!({ "emailAddress": "tony" });
+    assert!(matches!(config(v).unwrap_err(), offline_im::Error::InvalidAddress { field: "sender.emailAddress", .. }));
     let mut v = base();
     v["policy"] = json!("Grant -CsClientPolicy -Identity x");
     assert_eq!(config(v).unwrap_err().code(), "PolicyScriptError");
