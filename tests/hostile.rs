@@ -159,6 +159,89 @@ fn policy_json_never_panics() {
     });
 }
 
+/// A real policy: Global / Site:Redmond ImConfigurations and Global / Site:Redmond /
+/// Tag:OfflineIM ClientPolicies, each present or not and with the switch true, false or unset,
+/// a grant of the Tag policy to Tony or not, Tony at site Redmond or not.
+#[derive(Debug, Clone)]
+struct GeneratedPolicy {
+    im: [Option<Option<bool>>; 2],
+    cp: [Option<Option<bool>>; 3],
+    granted: bool,
+    at_redmond: bool,
+}
+
+fn generated_policy() -> impl Strategy<Value = GeneratedPolicy> {
+    let switch = || prop::option::of(prop::option::of(any::<bool>()));
+    ((switch(), switch()), (switch(), switch(), switch()), any::<bool>(), any::<bool>())
+        .prop_map(|((g, s), (cg, cs, ct), granted, at_redmond)| GeneratedPolicy { im: [g, s], cp: [cg, cs, ct], granted, at_redmond })
+}
+
+impl GeneratedPolicy {
+    fn snapshot(&self) -> PolicySnapshot {
+        use serde_json::json;
+        let scoped = |ids: &[&str], values: &[Option<Option<bool>>], key: &str| -> Vec<serde_json::Value> {
+            ids.iter().zip(values).filter_map(|(id, v)| v.map(|on| json!({ "identity": id, key: on }))).collect()
+        };
+        let mut grants = vec![];
+        if self.granted {
+            grants.push(json!({ "identity": "Tony Smith", "policyName": "OfflineIM" }));
+        }
+        let v = json!({
+            "imConfigurations": scoped(&["Global", "Site:Redmond"], &self.im, "enableOfflineIM"),
+            "clientPolicies": scoped(&["Global", "Site:Redmond", "Tag:OfflineIM"], &self.cp, "enableIMAutoArchiving"),
+            "clientPolicyGrants": grants,
+        });
+        serde_json::from_value(v).expect("a generated snapshot is well-formed")
+    }
+
+    /// The seeds' rule, written here independently of the module: the most specific scope that
+    /// exists applies (Tag by grant, then the sender's Site, then Global); an unset switch in it
+    /// is the cmdlet default, true.
+    fn expected(&self) -> (&'static str, bool, &'static str, bool) {
+        let (im_scope, im) = match (self.at_redmond, self.im[1], self.im[0]) {
+            (true, Some(v), _) => ("Site:Redmond", v),
+            (_, _, Some(v)) => ("Global", v),
+            _ => ("Global", None),
+        };
+        let (cp_scope, cp) = match (self.granted, self.cp[2], self.at_redmond, self.cp[1], self.cp[0]) {
+            (true, Some(v), ..) => ("Tag:OfflineIM", v),
+            (_, _, true, Some(v), _) => ("Site:Redmond", v),
+            (.., Some(v)) => ("Global", v),
+            _ => ("Global", None),
+        };
+        (im_scope, im.unwrap_or(true), cp_scope, cp.unwrap_or(true))
+    }
+}
+
+#[test]
+fn generated_policies_decide_by_scope_and_explain_every_block() {
+    use offline_im::policy::{Delivery, Reason};
+    run("generated policies", ("PROPTEST_CASES", 3000), generated_policy(), |g| {
+        let mut input = input(g.snapshot());
+        if g.at_redmond {
+            input.sender.site = Some("Redmond".into());
+        }
+        let result = evaluate(&input);
+        if g.granted && g.cp[2].is_none() {
+            // A grant of a policy that does not exist is an inconsistent snapshot.
+            prop_assert!(matches!(&result, Err(e) if e.code() == "InvalidPolicy"), "{:?}", result);
+            return Ok(());
+        }
+        let d = result.map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+        let (im_scope, offline_im, cp_scope, archiving) = g.expected();
+        prop_assert_eq!(d.effective_im_configuration.as_str(), im_scope);
+        prop_assert_eq!(d.effective_client_policy.as_str(), cp_scope);
+        prop_assert_eq!(d.reasons.contains(&Reason::OfflineImDisabled), !offline_im);
+        prop_assert_eq!(d.reasons.contains(&Reason::AutoArchivingDisabled), !archiving);
+        // Blocked exactly when a rule blocked it, and then the reason is there.
+        let blocking = d.reasons.iter().any(|r| matches!(r, Reason::OfflineImDisabled | Reason::AutoArchivingDisabled | Reason::ClientBuildTooOld | Reason::OnPremisesNeedsNewerBuild | Reason::MsiInstallUnsupported));
+        prop_assert_eq!(d.delivery == Delivery::Blocked, blocking, "{:?}", d);
+        prop_assert_eq!(d.delivery == Delivery::Mailbox, offline_im && archiving);
+        prop_assert_eq!(d.item_class.is_some(), d.delivery == Delivery::Mailbox);
+        Ok(())
+    });
+}
+
 /// Text with everything XML and HTML care about, and characters XML 1.0 cannot carry.
 fn hostile_text() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
