@@ -4,7 +4,7 @@
 // CHAOS_N sets the message count (default 1000).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, mailbox, reset } from "./helpers.mjs";
+import { BASE, launch, mailbox, recordSends, reset } from "./helpers.mjs";
 import { TONY, blankPage, drained, dumpIndexedDb, missedIds, openMessenger, sendAll } from "./messenger-page.mjs";
 
 const N = Number(process.env.CHAOS_N ?? 1000);
@@ -38,6 +38,7 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
   const { page, errors } = await blankPage(context);
   const requested = new Set();
   page.on("request", (r) => requested.add(new URL(r.url()).pathname));
+  const sent = recordSends(page);
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));
 
@@ -84,6 +85,11 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
   wireCopies += bobIds.length;
   assert.deepEqual([...new Set(bobIds)].sort(), bobExpected.sort(), "bob: every message arrived");
   assert.ok(bobItems.every((i) => i.itemClass === "IPM.Note"));
+  // What the module put on the wire (the server rewrites the class across organisations, so
+  // the mailbox alone cannot tell): plain IPM.Note to Bob, the missed class inside contoso.
+  assert.ok(sent.length >= N, `${sent.length} sends on the wire`);
+  const wrongClass = sent.filter((x) => x.itemClass !== (x.to === "bob@fabrikam.com" ? "IPM.Note" : "IPM.Note.Microsoft.Missed"));
+  assert.deepEqual(wrongClass, [], "every send carries the class policy decided for its recipient");
 
   // Nothing in any Drafts folder, nothing left in the spool.
   for (const who of ["tony@contoso.com", ...RECIPIENTS]) {

@@ -2,7 +2,7 @@
 // Run by pkg-scripts/test, which starts the server and sets BASE_URL.
 import { test, before, after, beforeEach } from "node:test";
 import assert from "node:assert/strict";
-import { ARTIFACTS, BASE, launch, mailbox, openDemo as open, reset, send, waitFor } from "./helpers.mjs";
+import { ARTIFACTS, BASE, launch, mailbox, openDemo as open, recordSends, reset, send, waitFor } from "./helpers.mjs";
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -12,6 +12,7 @@ const openDemo = (query) => open(browser, query);
 
 test("offline recipient: the message lands in Ana's mailbox as a missed conversation", async () => {
   const { context, page, errors } = await openDemo();
+  const sent = recordSends(page);
   await send(page, "ana@contoso.com", "Are you free at 3? <b>not bold</b>");
   assert.match(await page.textContent("[data-testid=decision]"), /Queued.*IPM\.Note\.Microsoft\.Missed/);
   const items = await waitFor(async () => (await mailbox("ana@contoso.com")).filter((i) => i.folder === "inbox").length && mailbox("ana@contoso.com"), "delivery");
@@ -20,6 +21,7 @@ test("offline recipient: the message lands in Ana's mailbox as a missed conversa
   assert.match(items[0].body, /Are you free at 3\? &lt;b&gt;not bold&lt;\/b&gt;/);
   assert.equal(items[0].from.email, "tony@contoso.com");
   await page.waitForSelector("[data-testid=log] li.delivered");
+  assert.deepEqual(sent, [{ itemClass: "IPM.Note.Microsoft.Missed", to: "ana@contoso.com" }], "what the module sent");
   await page.click("[data-testid=signin]");
   await page.waitForSelector("[data-testid=badge]:not([hidden])");
   assert.equal(await page.textContent("[data-testid=badge]"), "1 missed");
@@ -30,11 +32,15 @@ test("offline recipient: the message lands in Ana's mailbox as a missed conversa
 
 test("federated recipient: plain mail, not a missed conversation", async () => {
   const { context, page } = await openDemo();
+  const sent = recordSends(page);
   await send(page, "bob@fabrikam.com", "hello Bob");
-  assert.match(await page.textContent("[data-testid=decision]"), /IPM\.Note\b/);
+  // "IPM.Note", not the missed class (/IPM\.Note\b/ matched IPM.Note.Microsoft.Missed too).
+  assert.match(await page.textContent("[data-testid=decision]"), /as IPM\.Note(?!\.Microsoft)/);
   assert.match(await page.textContent("[data-testid=reasons]"), /Federated/);
   const items = await waitFor(async () => { const i = await mailbox("bob@fabrikam.com"); return i.length ? i : null; }, "delivery");
   assert.equal(items[0].itemClass, "IPM.Note");
+  // What the module sent, not what the server stored.
+  assert.deepEqual(sent, [{ itemClass: "IPM.Note", to: "bob@fabrikam.com" }]);
   await context.close();
 });
 

@@ -58,3 +58,19 @@ export async function postEnvelope(page, token, message, itemClass = "IPM.Note.M
     return r.status;
   }, { token, message, itemClass });
 }
+
+/// What the module put on the wire: every CreateItem SendOnly request the page posts to the EWS
+/// endpoint, as { itemClass, to }, read from the request body (not from what the server stored:
+/// the local server rewrites the missed-conversation class across organisations, so a module
+/// sending the wrong class would pass a mailbox check). The array fills as requests go out.
+export function recordSends(page) {
+  const sent = [];
+  page.on("request", (r) => {
+    const body = r.method() === "POST" && new URL(r.url()).pathname === "/EWS/Exchange.asmx" ? r.postData() ?? "" : "";
+    if (!body.includes('MessageDisposition="SendOnly"')) return;
+    const itemClass = /<t:ItemClass>([^<]*)<\/t:ItemClass>/.exec(body)?.[1];
+    const to = /<t:ToRecipients>[\s\S]*?<t:EmailAddress>([^<]*)<\/t:EmailAddress>/.exec(body)?.[1];
+    sent.push({ itemClass, to });
+  });
+  return sent;
+}
