@@ -25,7 +25,8 @@ impl Default for PolicySource {
 }
 
 /// `OfflineMessenger.open(config)`; besides these fields the shell reads two functions:
-/// `transport(request) => Promise<{status, body}>` and `getAccessToken() => Promise<string | null>`.
+/// `transport(request) => Promise<{status, body} | Response>` and `getAccessToken() => Promise<string>`
+/// (once given, it must resolve a non-empty token: anything else is `authrequired`, nothing sent).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -171,18 +171,9 @@ impl<S: SpoolStore> Spool<S> {
     }
 
     /// Takes over a record that has no sender (record version 1, from before records knew
-    /// their sender) as this sender's, because the app says this user wrote it: it gets this
-    /// sender, a new `seq` (after everything stored) and, if it was still active, is queued and
-    /// due now. Errors: [`Error::InvalidInput`] (`id`) when the id is in use, storage errors.
-    pub async fn adopt(&self, record: SpoolRecord, now: u64) -> Result<SpoolRecord> {
-        let (stored, new) = self.enqueue(self.adoptable(record, now)).await?;
-        if !new {
-            return Err(Error::InvalidInput { field: "id", reason: "is already in this sender's spool".into() });
-        }
-        Ok(stored)
-    }
-
-    /// The record [`Spool::adopt`] stores for `record` (before the store gives it its seq).
+    /// their sender) as this sender's, because the app says this user wrote it: the record to
+    /// store, with this sender and, if it was still active, queued and due now. The store gives
+    /// it a new `seq` (after everything stored) when it moves it (`IdbStore::adopt_unowned`).
     pub fn adoptable(&self, mut record: SpoolRecord, now: u64) -> SpoolRecord {
         record.sender.clone_from(&self.config.sender);
         record.record_version = RECORD_VERSION;

@@ -12,6 +12,7 @@
 
 use super::record::{LastError, SpoolRecord, State};
 use super::schedule::{claimable, RetryPolicy};
+use super::transport::redact_bearer;
 use crate::ews::EwsOutcome;
 use serde::Serialize;
 
@@ -76,24 +77,6 @@ pub fn claim(r: &mut SpoolRecord, sender: &str, owner: &str, now: u64, policy: &
 pub fn expired(r: &SpoolRecord, now: u64, policy: &RetryPolicy) -> bool {
     let wall_age_reached = r.created_at > now || now - r.created_at >= policy.max_age_ms;
     wall_age_reached && r.waited_ms >= policy.max_age_ms
-}
-
-/// Replaces every `Bearer <credential>` in `text` with `Bearer [redacted]` (an echoed
-/// Authorization header must never reach the spool or an event).
-pub fn redact_bearer(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("Bearer ").or_else(|| rest.find("bearer ")) {
-        out.push_str(&rest[..i + 7]);
-        let after = &rest[i + 7..];
-        let end = after.find(|c: char| c.is_whitespace() || "\"'<>,;&".contains(c)).unwrap_or(after.len());
-        if end > 0 {
-            out.push_str("[redacted]");
-        }
-        rest = &after[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 fn last_error(code: &str, message: &str, http_status: u16) -> Option<LastError> {

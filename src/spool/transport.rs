@@ -97,5 +97,24 @@ pub fn redact(text: &str, secret: Option<&str>) -> String {
         Some(s) => text.replace(s, "[redacted]"),
         None => text.to_string(),
     };
-    super::machine::redact_bearer(&text)
+    redact_bearer(&text)
 }
+
+/// Replaces every `Bearer <credential>` in `text` with `Bearer [redacted]` (an echoed
+/// Authorization header must never reach the spool or an event).
+pub fn redact_bearer(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("Bearer ").or_else(|| rest.find("bearer ")) {
+        out.push_str(&rest[..i + 7]);
+        let after = &rest[i + 7..];
+        let end = after.find(|c: char| c.is_whitespace() || "\"'<>,;&".contains(c)).unwrap_or(after.len());
+        if end > 0 {
+            out.push_str("[redacted]");
+        }
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+

@@ -32,12 +32,18 @@ fn set(target: &JsValue, key: &str, value: JsValue) {
     let _ = Reflect::set(target, &JsValue::from_str(key), &value);
 }
 
-/// An `Error` named `OfflineImError` with `code` (and, for script errors, `line`, `column`, `hint`).
-pub fn to_js(error: &Error) -> JsValue {
-    let js = js_sys::Error::new(&error.to_string());
+/// An `Error` named `OfflineImError` with `message` and `code`.
+fn error_object(message: &str, code: &str) -> JsValue {
+    let js = js_sys::Error::new(message);
     js.set_name("OfflineImError");
     let value: JsValue = js.into();
-    set(&value, "code", JsValue::from_str(error.code()));
+    set(&value, "code", JsValue::from_str(code));
+    value
+}
+
+/// An `Error` named `OfflineImError` with `code` (and, for script errors, `line`, `column`, `hint`).
+pub fn to_js(error: &Error) -> JsValue {
+    let value = error_object(&error.to_string(), error.code());
     match error {
         Error::InvalidInput { field, .. } | Error::InvalidConfig { field, .. } | Error::InvalidAddress { field, .. } => set(&value, "field", JsValue::from_str(field)),
         Error::SpoolDeleted { records, .. } => set(&value, "records", JsValue::from_f64(*records as f64)),
@@ -58,10 +64,7 @@ pub fn to_js(error: &Error) -> JsValue {
 pub fn at_path(code: &'static str, argument: &str, path: &str, reason: &str) -> JsValue {
     let field = if path.is_empty() { argument.to_string() } else { [argument, ".", path].concat() };
     let kind = if code == "InvalidConfig" { "invalid config " } else { "invalid " };
-    let js = js_sys::Error::new(&[kind, &field, ": ", reason].concat());
-    js.set_name("OfflineImError");
-    let value: JsValue = js.into();
-    set(&value, "code", JsValue::from_str(code));
+    let value = error_object(&[kind, &field, ": ", reason].concat(), code);
     set(&value, "field", JsValue::from_str(&field));
     value
 }

@@ -70,6 +70,12 @@ extern "C" {
     fn move_from_legacy(db: &IdbDatabase, id: &str, json: &str) -> std::result::Result<Promise, JsValue>;
     #[wasm_bindgen(js_name = legacyAll, catch)]
     fn legacy_all(db: &IdbDatabase) -> std::result::Result<Promise, JsValue>;
+    /// The version 1 record `id`, or undefined (also when there is no version 1 store).
+    #[wasm_bindgen(js_name = legacyGet, catch)]
+    fn legacy_get(db: &IdbDatabase, id: &str) -> std::result::Result<Promise, JsValue>;
+    /// Deletes the version 1 record `id` in one strict transaction; resolves to whether it existed.
+    #[wasm_bindgen(js_name = legacyDelete, catch)]
+    fn legacy_delete(db: &IdbDatabase, id: &str) -> std::result::Result<Promise, JsValue>;
 }
 
 /// A JS promise, bounded by [`STORAGE_TIMEOUT_MS`], with failures as typed errors.
@@ -241,12 +247,9 @@ impl IdbStore {
 
     /// One version 1 record, if there is one with this id.
     pub async fn unowned_record(&self, id: &str) -> Result<Option<SpoolRecord>> {
-        for v in self.unowned().await?.iter() {
-            if Reflect::get(&v, &"id".into()).ok().and_then(|i| i.as_string()).as_deref() == Some(id) {
-                return from_js(v).map(Some);
-            }
-        }
-        Ok(None)
+        let db = self.connection().await?;
+        let v = settle(legacy_get(&db, id).map_err(|e| storage_error(&e))?).await?;
+        if v.is_undefined() { Ok(None) } else { from_js(v).map(Some) }
     }
 
     /// Moves a version 1 record, already given its sender (`Spool::adopt` rules), into `spool`
@@ -258,16 +261,10 @@ impl IdbStore {
         Ok(seqs.get(0).as_f64().map(|s| s as u64))
     }
 
-    /// Deletes a version 1 record. Returns whether it existed.
+    /// Deletes a version 1 record (one transaction). Returns whether it existed.
     pub async fn discard_unowned(&self, id: &str) -> Result<bool> {
-        if self.unowned_record(id).await?.is_none() {
-            return Ok(false);
-        }
-        let (tx, store) = self.tx(LEGACY_STORE, true).await?;
-        let done = transaction_promise(&tx);
-        store.delete(&JsValue::from_str(id)).map_err(|e| storage_error(&e))?;
-        completion(done).await?;
-        Ok(true)
+        let db = self.connection().await?;
+        Ok(settle(legacy_delete(&db, id).map_err(|e| storage_error(&e))?).await?.is_truthy())
     }
 }
 
@@ -279,7 +276,7 @@ impl SpoolStore for IdbStore {
     }
 
     async fn insert(&self, record: &SpoolRecord) -> Result<Option<u64>> {
-        self.connection().await?;
+        // The group's commit opens the connection (a fresh database after a deletion).
         let (index, committed) = self.join_group(record)?;
         // When the transaction aborts (QuotaExceededError, …) every insert in it failed with
         // that error; when it commits, each was added unless its key existed.

@@ -73,6 +73,19 @@ export function legacyAll(db) {
   if (!db.objectStoreNames.contains("messages")) return Promise.resolve([]);
   return requestPromise(db.transaction("messages", "readonly").objectStore("messages").getAll());
 }
+export function legacyGet(db, id) {
+  if (!db.objectStoreNames.contains("messages")) return Promise.resolve(undefined);
+  return requestPromise(db.transaction("messages", "readonly").objectStore("messages").get(id));
+}
+export function legacyDelete(db, id) {
+  if (!db.objectStoreNames.contains("messages")) return Promise.resolve(false);
+  const tx = db.transaction("messages", "readwrite", { durability: "strict" });
+  const store = tx.objectStore("messages");
+  let existed = false;
+  const count = store.count(id);
+  count.onsuccess = () => { existed = count.result > 0; if (existed) store.delete(id); };
+  return transactionPromise(tx).then(() => existed);
+}
 
 // ---- objects (src/wasm/objects.rs) ----
 export function envelopeObject(xml, soapAction, replacedCharacters) {
