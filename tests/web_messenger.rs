@@ -26,9 +26,7 @@ fn assert_receipt_shape(receipt: &JsValue) {
 #[wasm_bindgen_test]
 async fn queued_message_is_delivered_with_events() {
     let ews = fake_ews("ok");
-    let im = open(config(&unique_db("deliver"), &ews, "")).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("deliver"), &ews, "")).await;
     let receipt = send(&im, &offline_to("m1", "c1", "hello")).await.unwrap();
     assert_eq!(get(&receipt, "state").as_string().as_deref(), Some("queued"));
     assert_eq!(get(&receipt, "decision.itemClass").as_string().as_deref(), Some("IPM.Note.Microsoft.Missed"));
@@ -52,9 +50,7 @@ async fn queued_message_is_delivered_with_events() {
 async fn message_survives_closing_and_reopening() {
     let db = unique_db("reopen");
     let down = fake_ews("down");
-    let im = open(config(&db, &down, "")).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&db, &down, "")).await;
     send(&im, &offline_to("kept", "c1", "still here")).await.unwrap();
     let retrying = wait(&rec, "retrying", "kept", 3000).await;
     assert_eq!(get(&retrying, "code").as_string().as_deref(), Some("NetworkError"));
@@ -73,9 +69,7 @@ async fn message_survives_closing_and_reopening() {
 #[wasm_bindgen_test]
 async fn server_busy_back_off_delays_the_retry() {
     let ews = fake_ews("busyOnce:1500");
-    let im = open(config(&unique_db("busy"), &ews, r#", "retryIntervalMs": 100"#)).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("busy"), &ews, r#", "retryIntervalMs": 100"#)).await;
     send(&im, &offline_to("b1", "c1", "busy")).await.unwrap();
     let retrying = wait(&rec, "retrying", "b1", 3000).await;
     let first = get(&ews, "firstAttemptAt.b1").as_f64().unwrap();
@@ -91,9 +85,7 @@ async fn server_busy_back_off_delays_the_retry() {
 #[wasm_bindgen_test]
 async fn permanent_error_fails_and_the_next_message_still_goes() {
     let ews = fake_ews("noMailbox:p1");
-    let im = open(config(&unique_db("permanent"), &ews, "")).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("permanent"), &ews, "")).await;
     send(&im, &offline_to("p1", "c1", "first")).await.unwrap();
     send(&im, &offline_to("p2", "c1", "second")).await.unwrap();
     let failed = wait(&rec, "failed", "p1", 3000).await;

@@ -100,9 +100,7 @@ fn text(v: &JsValue) -> String {
 async fn records_belong_to_their_sender() {
     let db = unique_db("senders"); // one origin, one database, as with the default dbName
     let down = fake_ews("down");
-    let tony = open(config_as("tony@contoso.com", &db, &down, "")).await;
-    let rec = recorder();
-    listen(&tony, &rec);
+    let (tony, rec) = open_listening(config_as("tony@contoso.com", &db, &down, "")).await;
     send(&tony, &offline_to("t1", "c1", "tony one")).await.unwrap();
     send(&tony, &offline_to("t2", "c2", "tony two")).await.unwrap();
     wait(&rec, "retrying", "t1", 5000).await;
@@ -110,9 +108,7 @@ async fn records_belong_to_their_sender() {
     tony.close();
 
     let sams_ews = fake_ews("ok");
-    let sam = open(config_as("Sam@Contoso.com", &db, &sams_ews, "")).await;
-    let sam_rec = recorder();
-    listen(&sam, &sam_rec);
+    let (sam, sam_rec) = open_listening(config_as("Sam@Contoso.com", &db, &sams_ews, "")).await;
     assert_eq!(pending(&sam).await.length(), 0, "Sam's pending() lists none of Tony's texts");
     JsFuture::from(sam.flush()).await.unwrap();
     assert_eq!(get(&sams_ews, "requests").as_f64(), Some(0.0), "Sam's flush sends none of Tony's messages");
@@ -142,9 +138,7 @@ async fn records_belong_to_their_sender() {
 async fn a_transport_that_never_settles_is_bounded() {
     let db = unique_db("hang");
     let ews = fake_ews("hang:h1");
-    let im = open(config(&db, &ews, r#", "requestTimeoutMs": 1000, "retryIntervalMs": 60000"#)).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&db, &ews, r#", "requestTimeoutMs": 1000, "retryIntervalMs": 60000"#)).await;
     send(&im, &offline_to("h1", "stuck", "never answered")).await.unwrap();
     send(&im, &offline_to("o1", "other", "goes on")).await.unwrap();
     wait(&rec, "delivered", "o1", 5000).await;
@@ -173,9 +167,7 @@ async fn a_slow_token_is_bounded() {
     let ews = fake_ews("ok");
     let c = config(&unique_db("slow-token"), &ews, r#", "tokenTimeoutMs": 200"#);
     set(&c, "getAccessToken", &token_source("slow"));
-    let im = open(c).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(c).await;
     send(&im, &offline_to("k1", "c", "x")).await.unwrap();
     let retrying = wait(&rec, "retrying", "k1", 3000).await;
     assert_eq!(get(&retrying, "code").as_string().as_deref(), Some("TokenTimeout"));
@@ -192,9 +184,7 @@ async fn token_problems_need_credentials_and_send_nothing() {
         let ews = fake_ews("ok");
         let c = config(&unique_db("token"), &ews, "");
         set(&c, "getAccessToken", &token_source(kind));
-        let im = open(c).await;
-        let rec = recorder();
-        listen(&im, &rec);
+        let (im, rec) = open_listening(c).await;
         send(&im, &offline_to("a1", "c", "x")).await.unwrap();
         let auth = wait(&rec, "authrequired", "a1", 3000).await;
         assert_eq!(get(&auth, "code").as_string().as_deref(), Some(cause), "{kind}");
@@ -206,9 +196,7 @@ async fn token_problems_need_credentials_and_send_nothing() {
     let ews = fake_ews("ok");
     let c = config(&unique_db("token-ok"), &ews, "");
     set(&c, "getAccessToken", &token_source("eyJ0eXAi.good.token"));
-    let im = open(c).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(c).await;
     send(&im, &offline_to("a2", "c", "x")).await.unwrap();
     wait(&rec, "delivered", "a2", 3000).await;
     assert_eq!(get(&ews, "headers.Authorization").as_string().as_deref(), Some("Bearer eyJ0eXAi.good.token"));
@@ -221,9 +209,7 @@ async fn token_problems_need_credentials_and_send_nothing() {
 #[wasm_bindgen_test]
 async fn http_401_backs_off_and_expires() {
     let ews = fake_ews("status:401");
-    let im = open(config(&unique_db("401"), &ews, r#", "retryIntervalMs": 100, "maxAgeMs": 2000"#)).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("401"), &ews, r#", "retryIntervalMs": 100, "maxAgeMs": 2000"#)).await;
     send(&im, &offline_to("u1", "c", "x")).await.unwrap();
     let auth = wait(&rec, "authrequired", "u1", 3000).await;
     assert_eq!(get(&auth, "code").as_string().as_deref(), Some("Http401"));
@@ -236,9 +222,7 @@ async fn http_401_backs_off_and_expires() {
     im.close();
 
     let ews = fake_ews("status:302");
-    let im = open(config(&unique_db("302"), &ews, "")).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("302"), &ews, "")).await;
     send(&im, &offline_to("r1", "c", "x")).await.unwrap();
     let auth = wait(&rec, "authrequired", "r1", 3000).await;
     assert_eq!(get(&auth, "code").as_string().as_deref(), Some("Redirect"));
@@ -252,9 +236,7 @@ async fn http_401_backs_off_and_expires() {
 async fn transport_reply_shapes() {
     for mode in ["shape:stringStatus", "shape:bytes", "shape:arrayBuffer", "shape:response"] {
         let ews = fake_ews(mode);
-        let im = open(config(&unique_db("shape"), &ews, "")).await;
-        let rec = recorder();
-        listen(&im, &rec);
+        let (im, rec) = open_listening(config(&unique_db("shape"), &ews, "")).await;
         send(&im, &offline_to("s1", "c", "x")).await.unwrap();
         let delivered = wait(&rec, "delivered", "s1", 3000).await;
         assert_eq!(get(&delivered, "record.attempts").as_f64(), Some(1.0), "{mode}");
@@ -263,9 +245,7 @@ async fn transport_reply_shapes() {
     }
     for (mode, needle) in [("shape:badStatus", "status"), ("shape:noBody", "body")] {
         let ews = fake_ews(mode);
-        let im = open(config(&unique_db("shape-bad"), &ews, r#", "retryIntervalMs": 50"#)).await;
-        let rec = recorder();
-        listen(&im, &rec);
+        let (im, rec) = open_listening(config(&unique_db("shape-bad"), &ews, r#", "retryIntervalMs": 50"#)).await;
         send(&im, &offline_to("s2", "c", "x")).await.unwrap();
         let failed = wait(&rec, "failed", "s2", 3000).await;
         assert_eq!(get(&failed, "code").as_string().as_deref(), Some("TransportContract"), "{mode}");
@@ -306,9 +286,7 @@ async fn lone_surrogates_and_field_errors() {
 async fn a_deleted_database_is_reported_and_replaced() {
     let db = unique_db("deleted");
     let ews = fake_ews("down");
-    let im = open(config(&db, &ews, r#", "retryIntervalMs": 60000"#)).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&db, &ews, r#", "retryIntervalMs": 60000"#)).await;
     im.add_event_listener("error", get(&rec, "listener").unchecked_ref()).unwrap();
     send(&im, &offline_to("d1", "c1", "x")).await.unwrap();
     send(&im, &offline_to("d2", "c2", "x")).await.unwrap();
@@ -331,9 +309,7 @@ async fn the_token_never_reaches_storage_or_events() {
     let ews = fake_ews("echo");
     let c = config(&db, &ews, r#", "retryIntervalMs": 60000"#);
     set(&c, "getAccessToken", &token_source(SENTINEL));
-    let im = open(c).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(c).await;
     send(&im, &offline_to("e1", "c", "x")).await.unwrap();
     let retrying = wait(&rec, "retrying", "e1", 3000).await;
     assert!(get(&ews, "headers.Authorization").as_string().unwrap_or_default().contains(SENTINEL), "the server did see (and echo) the token");
@@ -350,9 +326,7 @@ async fn the_token_never_reaches_storage_or_events() {
 #[wasm_bindgen_test]
 async fn retry_and_discard_during_a_send_are_message_in_flight() {
     let ews = fake_ews("hang:f1");
-    let im = open(config(&unique_db("in-flight"), &ews, r#", "requestTimeoutMs": 1000, "retryIntervalMs": 60000"#)).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("in-flight"), &ews, r#", "requestTimeoutMs": 1000, "retryIntervalMs": 60000"#)).await;
     send(&im, &offline_to("f1", "c", "x")).await.unwrap();
     wait(&rec, "sending", "f1", 3000).await;
     assert_eq!(code(&JsFuture::from(im.retry("f1".into())).await.unwrap_err()), "MessageInFlight");
@@ -369,9 +343,7 @@ async fn retry_and_discard_during_a_send_are_message_in_flight() {
 #[wasm_bindgen_test]
 async fn the_online_event_starts_a_round() {
     let ews = fake_ews("down");
-    let im = open(config(&unique_db("online"), &ews, r#", "retryIntervalMs": 60000"#)).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("online"), &ews, r#", "retryIntervalMs": 60000"#)).await;
     send(&im, &offline_to("n1", "c", "x")).await.unwrap();
     let retrying = wait(&rec, "retrying", "n1", 3000).await;
     assert_eq!(get(&retrying, "code").as_string().as_deref(), Some("NetworkError"));
@@ -387,9 +359,7 @@ async fn the_online_event_starts_a_round() {
 #[wasm_bindgen_test]
 async fn max_attempts_from_js_fails_the_message() {
     let ews = fake_ews("down");
-    let im = open(config(&unique_db("attempts"), &ews, r#", "retryIntervalMs": 20, "maxAttempts": 3"#)).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("attempts"), &ews, r#", "retryIntervalMs": 20, "maxAttempts": 3"#)).await;
     send(&im, &offline_to("x1", "c", "x")).await.unwrap();
     let failed = wait(&rec, "failed", "x1", 5000).await;
     assert_eq!((get(&failed, "code").as_string().as_deref(), get(&failed, "permanent").as_bool()), (Some("MaxAttemptsExceeded"), Some(false)));
@@ -404,9 +374,7 @@ async fn max_attempts_from_js_fails_the_message() {
 async fn public_field_names_are_pinned() {
     let keys = |v: &JsValue| -> Vec<String> { js_sys::Object::keys(v.unchecked_ref::<js_sys::Object>()).iter().filter_map(|k| k.as_string()).collect() };
     let ews = fake_ews("busyOnce:10");
-    let im = open(config(&unique_db("names"), &ews, r#", "retryIntervalMs": 20"#)).await;
-    let rec = recorder();
-    listen(&im, &rec);
+    let (im, rec) = open_listening(config(&unique_db("names"), &ews, r#", "retryIntervalMs": 20"#)).await;
     let receipt = send(&im, &offline_to("p1", "c", "x")).await.unwrap();
     assert_eq!(keys(&receipt), ["id", "state", "decision", "duplicate", "replacedCharacters"]);
     let retrying = wait(&rec, "retrying", "p1", 3000).await;

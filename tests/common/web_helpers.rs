@@ -120,6 +120,14 @@ pub async fn open(config: JsValue) -> OfflineMessenger {
     OfflineMessenger::open(config).await.map_err(|e| JSON::stringify(&e).unwrap()).expect("messenger opens")
 }
 
+/// Opens a messenger and records every spool event it dispatches: `(messenger, recorder)`.
+pub async fn open_listening(config: JsValue) -> (OfflineMessenger, JsValue) {
+    let im = open(config).await;
+    let rec = recorder();
+    listen(&im, &rec);
+    (im, rec)
+}
+
 pub fn listen(im: &OfflineMessenger, rec: &JsValue) {
     for kind in ["queued", "sending", "delivered", "retrying", "failed", "authrequired"] {
         im.add_event_listener(kind, get(rec, "listener").unchecked_ref::<Function>()).unwrap();
