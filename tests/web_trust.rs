@@ -243,6 +243,13 @@ async fn transport_reply_shapes() {
         assert_eq!(get(&ews, "requests").as_f64(), Some(1.0), "{mode}: one copy on the wire");
         im.close();
     }
+    // Status 0 is "no reply" (as 0.1.0 documented it): retried, not a contract failure.
+    let ews = fake_ews("shape:status0");
+    let (im, rec) = open_listening(config(&unique_db("status0"), &ews, r#", "retryIntervalMs": 60000"#)).await;
+    send(&im, &offline_to("z0", "c", "x")).await.unwrap();
+    let retrying = wait(&rec, "retrying", "z0", 3000).await;
+    assert_eq!(get(&retrying, "code").as_string().as_deref(), Some("NetworkError"));
+    im.close();
     for (mode, needle) in [("shape:badStatus", "status"), ("shape:noBody", "body")] {
         let ews = fake_ews(mode);
         let (im, rec) = open_listening(config(&unique_db("shape-bad"), &ews, r#", "retryIntervalMs": 50"#)).await;

@@ -31,7 +31,8 @@ export interface EwsRequest {
 /**
  * What a custom `transport` resolves to: `status` a number (or numeric string) from 100 to 599,
  * `body` a string, `Uint8Array` or `ArrayBuffer` (UTF-8). A fetch `Response` is accepted too.
- * Reject for "no reply". Any other shape fails the message with code `TransportContract`.
+ * Reject, or resolve status 0, for "no reply" (retried). Any other shape fails the message with
+ * code `TransportContract`.
  */
 export interface EwsReply { status: number | string; body: string | Uint8Array | ArrayBuffer; }
 "#;
@@ -121,7 +122,12 @@ impl JsTransport {
         if !reply.is_object() {
             return Err(TransportError::Contract(["it resolved ", &describe(&reply), ", not { status, body }"].concat()));
         }
-        let status = status_of(&Reflect::get(&reply, &"status".into()).unwrap_or(JsValue::UNDEFINED))?;
+        let status = Reflect::get(&reply, &"status".into()).unwrap_or(JsValue::UNDEFINED);
+        // Status 0 is "no reply", as 0.1.0 documented it (and as fetch reports a network error).
+        if status.as_f64() == Some(0.0) || status.as_string().as_deref() == Some("0") {
+            return Err(TransportError::NoReply("the transport reported status 0".into()));
+        }
+        let status = status_of(&status)?;
         let body = body_of(&Reflect::get(&reply, &"body".into()).unwrap_or(JsValue::UNDEFINED))?;
         Ok(TransportReply { status, body })
     }

@@ -41,6 +41,7 @@ export function fakeEws(mode) {
     if (s.mode === "shape:response") { ok(); return new Response(SUCCESS, { status: 200 }); }
     if (s.mode === "shape:badStatus") { ok(); return { status: "OK", body: SUCCESS }; }
     if (s.mode === "shape:noBody") { ok(); return { status: 200 }; }
+    if (s.mode === "shape:status0") return { status: 0, body: "" };
     if (s.mode.startsWith("busyOnce:") && s.attempts[id] === 1) return { status: 500, body: busy(s.mode.slice(9)) };
     if (s.mode === "noMailbox:" + id) return { status: 200, body: noMailbox };
     s.delivered[id] = (s.delivered[id] || 0) + 1;
