@@ -46,7 +46,7 @@ pub fn validate(field: &'static str, address: &str) -> Result<String> {
     if local.is_empty() || local.len() > 64 {
         return Err(bad("local part must be 1 to 64 bytes"));
     }
-    if domain.is_empty() || domain.len() > 255 || domain.contains('@') || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+    if domain.is_empty() || domain.len() > 255 || domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
         return Err(bad("domain is not a valid host name"));
     }
     Ok(a.to_string())
@@ -64,8 +64,36 @@ mod tests {
         for bad in ["", "tony", "@contoso.com", "tony@", "to ny@contoso.com", "tony@contoso..com", "<x>@y.z", "a@b\u{0}c"] {
             assert!(validate("to", bad).is_err(), "{bad:?}");
         }
-        let long = format!("{}@{}.com", "a".repeat(60), "b".repeat(300));
-        assert!(matches!(validate("to", &long), Err(Error::InvalidAddress { .. })));
+        for bad in ["a@.x.com", "a@x.com.", "a@x..com"] {
+            assert_eq!(reason(bad), "domain is not a valid host name", "{bad:?}");
+        }
+        Ok(())
+    }
+
+    fn reason(address: &str) -> String {
+        match validate("to", address) {
+            Err(Error::InvalidAddress { field: "to", reason }) => reason,
+            other => panic!("{address:?}: {other:?}"),
+        }
+    }
+
+    /// RFC 5321 §4.5.3.1 limits, each at its boundary and each alone.
+    #[test]
+    fn length_limits_at_their_boundaries() -> Result<()> {
+        let domain = |n: usize| format!("{}.com", "d".repeat(n - 4));
+        // Local part: 64 bytes accepted, 65 rejected (domain short).
+        validate("to", &format!("{}@x.com", "a".repeat(64)))?;
+        assert_eq!(reason(&format!("{}@x.com", "a".repeat(65))), "local part must be 1 to 64 bytes");
+        // Domain: 255 bytes accepted, 256 rejected (local part short, whole address under 320).
+        validate("to", &format!("a@{}", domain(255)))?;
+        assert_eq!(reason(&format!("a@{}", domain(256))), "domain is not a valid host name");
+        // Whole address: 64 + 1 + 255 = 320 accepted; 321 rejected before any part is looked at.
+        let max = format!("{}@{}", "a".repeat(64), domain(255));
+        assert_eq!(max.len(), MAX_ADDRESS_BYTES);
+        assert_eq!(validate("to", &max)?, max);
+        assert_eq!(reason(&format!("{max}x")), "is 321 bytes; at most 320 are allowed");
+        assert_eq!(reason("sip:"), "is empty");
+        assert_eq!(reason("tony"), "is not of the form local@domain");
         Ok(())
     }
 }
