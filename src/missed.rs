@@ -45,39 +45,93 @@ pub struct MissedReport {
     pub items_scanned: usize,
 }
 
-/// Plain text of an offline message's HTML body: tags dropped, `<br>` and block ends become line
-/// breaks, the five XML entities and numeric references decoded.
+/// Plain text of an HTML body as a mail client shows it: the document's `<body>` only (head,
+/// style and meta dropped), tags dropped, runs of white space (spaces, tabs, CR, LF: Exchange
+/// re-renders bodies with CRLF between tags) collapsed to one space as HTML renders them, `<br>`
+/// a line break, and each `<div>`/`<p>` on a line of its own. Character references: the five XML
+/// entities, `&nbsp;` (a plain space), decimal and hex numeric references; any other `&name;`
+/// stays as written, so one unknown entity never undoes the decoding of the rest.
 pub fn html_to_text(html: &str) -> String {
     let body = html.find("<body").and_then(|i| html[i..].find('>').map(|j| &html[i + j + 1..])).unwrap_or(html);
     let body = body.rfind("</body>").map_or(body, |i| &body[..i]);
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
-    while let Some(lt) = rest.find('<') {
-        out.push_str(&rest[..lt]);
-        let Some(gt) = rest[lt..].find('>') else {
-            out.push_str(&rest[lt..]);
-            rest = "";
-            break;
-        };
-        let tag = rest[lt + 1..lt + gt].trim_start_matches('/').to_ascii_lowercase();
-        if tag.starts_with("br") || (rest[lt + 1..].starts_with('/') && (tag.starts_with("div") || tag.starts_with('p'))) {
+    let mut space = false;
+    let line_break = |out: &mut String, hard: bool| {
+        let trimmed = out.trim_end_matches(' ').len();
+        out.truncate(trimmed);
+        if hard || !(out.is_empty() || out.ends_with('\n')) {
             out.push('\n');
         }
-        rest = &rest[lt + gt + 1..];
+    };
+    while let Some(c) = rest.chars().next() {
+        if c == '<' {
+            let Some(gt) = rest.find('>') else { break };
+            let tag = rest[1..gt].to_ascii_lowercase();
+            let name = tag.trim_start_matches('/').split(|c: char| c.is_ascii_whitespace() || c == '/').next().unwrap_or("");
+            match name {
+                "br" => line_break(&mut out, true),
+                "div" | "p" => line_break(&mut out, false),
+                _ => {}
+            }
+            space = false;
+            rest = &rest[gt + 1..];
+            continue;
+        }
+        if c.is_ascii_whitespace() {
+            space = !out.is_empty() && !out.ends_with('\n');
+            rest = &rest[1..];
+            continue;
+        }
+        if space {
+            out.push(' ');
+            space = false;
+        }
+        if c == '&' {
+            if let Some((decoded, len)) = entity(rest) {
+                out.push(decoded);
+                rest = &rest[len..];
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
     }
-    out.push_str(rest);
-    let decoded = quick_xml::escape::unescape(&out).map(|c| c.into_owned()).unwrap_or(out);
-    decoded.replace("\n\n", "\n").trim().to_string()
+    out.trim_end().to_string()
+}
+
+/// The character `&...;` at the start of `s` stands for, and the reference's length in bytes.
+fn entity(s: &str) -> Option<(char, usize)> {
+    let end = s.get(..12).unwrap_or(s).find(';')?;
+    let name = &s[1..end];
+    let c = match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => ' ',
+        _ => {
+            let n = name.strip_prefix('#')?;
+            let code = match n.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => n.parse().ok()?,
+            };
+            char::from_u32(code).filter(|c| *c != '\0')?
+        }
+    };
+    Some((c, end + 1))
 }
 
 /// Builds the report from items (missed-conversation class under either name, unread; items
-/// received before `since` are left out). Items without our message-id property are their own
+/// received before `since` are left out; items without a received time are kept, as
+/// `check_missed` keeps them). Items without our message-id property are their own
 /// message (keyed by item id).
 pub fn group(items: Vec<ItemSummary>, since: Option<u64>) -> MissedReport {
     let items_scanned = items.len();
     let mut by_message: BTreeMap<String, (ItemSummary, Vec<String>)> = BTreeMap::new();
     for item in items {
-        if !is_missed_conversation(&item.item_class) || item.is_read == Some(true) || since.is_some_and(|s| item.received_at.unwrap_or(0) < s) {
+        if !is_missed_conversation(&item.item_class) || item.is_read == Some(true) || since.is_some_and(|s| item.received_at.is_some_and(|t| t < s)) {
             continue;
         }
         let key = item.message_id.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| ["item:", &item.item_id].concat());

@@ -40,12 +40,19 @@ async fn call<T: Transport>(t: &T, env: &Envelope) -> Result<ItemsReply> {
 /// [`Error::Ews`].
 pub async fn check_missed<T: Transport>(t: &T, header: &Header<'_>, since: Option<u64>) -> Result<MissedReport> {
     let mut ids = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
     for folder in MISSED_FOLDERS {
         let mut offset = 0;
         for _ in 0..MAX_PAGES {
             let page = call(t, &find_missed_envelope(folder, offset, header)?).await?;
             let n = page.items.len();
-            ids.extend(page.items.into_iter().filter(|i| since.is_none_or(|s| i.received_at.unwrap_or(u64::MAX) >= s)).map(|i| i.item_id));
+            // An item that arrives between two pages shifts the view (newest first): the next page
+            // repeats items already seen. Each id is fetched once.
+            for item in page.items.into_iter().filter(|i| since.is_none_or(|s| i.received_at.is_none_or(|t| t >= s))) {
+                if seen.insert(item.item_id.clone()) {
+                    ids.push(item.item_id);
+                }
+            }
             offset = page.next_offset.unwrap_or(offset + n);
             if page.includes_last || n == 0 {
                 break;

@@ -30,28 +30,12 @@ fn send(s: &mut State, token: &str, id: &str, conversation: &str, to: &str, clas
     assert!(status == 200 && reply.contains("NoError"), "{reply}");
 }
 
-fn missed(s: &mut State, token: &str) -> offline_im::missed::MissedReport {
-    let h = Header::default();
-    let mut items = Vec::new();
-    for folder in MISSED_FOLDERS {
-        let mut offset = 0;
-        loop {
-            let (status, reply) = run(s, token, &valid(find_missed_envelope(folder, offset, &h).unwrap()));
-            let page = parse_items(status, &reply).unwrap();
-            offset = page.next_offset.unwrap_or(offset + page.items.len());
-            items.extend(page.items);
-            if page.includes_last {
-                break;
-            }
-        }
-    }
-    let ids: Vec<String> = items.iter().map(|i| i.item_id.clone()).collect();
-    let mut full = Vec::new();
-    for chunk in ids.chunks(PAGE_SIZE) {
-        let (status, reply) = run(s, token, &valid(get_items_envelope(chunk, &h).unwrap()));
-        full.extend(parse_items(status, &reply).unwrap().items);
-    }
-    group(full, None)
+/// The real `check_missed` over the local server's operations, every request schema-checked.
+fn missed(s: &mut State, token: &'static str) -> offline_im::missed::MissedReport {
+    let cell = std::cell::RefCell::new(std::mem::replace(s, State::new()));
+    let report = futures_executor::block_on(offline_im::recipient::check_missed(&Direct { state: &cell, token, validate: true }, &Header::default(), None));
+    *s = cell.into_inner();
+    report.unwrap()
 }
 
 #[test]
@@ -126,7 +110,7 @@ fn errors_and_paging() {
         send(&mut s, "tony-token", &format!("p{i}"), &format!("c{}", i % 7), "ana@contoso.com", "IPM.Note.Microsoft.Missed", "x");
     }
     let report = missed(&mut s, "ana-token");
-    assert_eq!(report.total, PAGE_SIZE + 5, "paged through two FindItem pages");
+    assert_eq!((report.total, report.items_scanned), (PAGE_SIZE + 5, PAGE_SIZE + 5), "check_missed paged through two FindItem pages");
     assert_eq!(report.conversations.len(), 7);
     // An unknown id is a per-item error; the others still come back.
     let ids = vec![s.items[0].id.clone(), "gone".into()];
@@ -142,15 +126,29 @@ fn errors_and_paging() {
 fn html_bodies_become_text() {
     assert_eq!(html_to_text("<html><head><meta x></head><body><div>a &lt;b&gt; &amp; c<br>\nd</div></body></html>"), "a <b> & c\nd");
     assert_eq!(html_to_text("plain"), "plain");
+    // Block elements each on a line of their own; white space collapses as HTML renders it.
+    assert_eq!(html_to_text("<div>a</div><div>b</div><p>c</p>"), "a\nb\nc");
+    assert_eq!(html_to_text("<body>\r\n  <div>\r\n one  \t two\r\n</div>\r\n</body>"), "one two");
+    assert_eq!(html_to_text("x<br/>y<BR >z<br>"), "x\ny\nz");
+    // References: XML's five, &nbsp;, decimal and hex; unknown and malformed ones stay as written.
+    assert_eq!(html_to_text("&apos;&quot;&nbsp;&#65;&#x42;&#X43;"), "'\" ABC");
+    assert_eq!(html_to_text("&copy; &#0; &#xZZ; & &amp"), "&copy; &#0; &#xZZ; & &amp");
+    // A tag that never closes ends the text.
+    assert_eq!(html_to_text("a <b"), "a");
 }
 
-/// A transport straight into the local EWS server's operations.
+/// A transport straight into the local EWS server's operations; `validate`: check each request
+/// against the EWS schema first.
 struct Direct<'a> {
     state: &'a std::cell::RefCell<State>,
     token: &'static str,
+    validate: bool,
 }
 impl offline_im::spool::Transport for Direct<'_> {
     async fn post(&self, env: &Envelope) -> Result<offline_im::spool::TransportReply, offline_im::spool::TransportError> {
+        if self.validate {
+            valid(env.clone());
+        }
         let (status, body) = ews_server::handle(&mut self.state.borrow_mut(), self.token, &env.xml);
         Ok(offline_im::spool::TransportReply { status, body })
     }
@@ -163,7 +161,7 @@ fn check_missed_mark_seen_and_record_missed_over_a_transport() {
     let cell = std::cell::RefCell::new(State::new());
     send(&mut cell.borrow_mut(), "tony-token", "m1", "c", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "hello");
     send(&mut cell.borrow_mut(), "tony-token", "m1", "c", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "hello");
-    let ana = Direct { state: &cell, token: "ana-token" };
+    let ana = Direct { state: &cell, token: "ana-token", validate: false };
     let h = Header::default();
     let m = MissedMessage { id: "live-1".into(), conversation_id: "sam-ana".into(), from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam Lee".into()) }, text: "while presenting".into(), received_at: 1 };
     let new_id = block_on(record_missed(&ana, &h, &m)).unwrap();
@@ -176,6 +174,6 @@ fn check_missed_mark_seen_and_record_missed_over_a_transport() {
     // `since` in the future leaves everything out; a bad token is AuthRequired.
     send(&mut cell.borrow_mut(), "tony-token", "m9", "c", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "late");
     assert_eq!(block_on(check_missed(&ana, &h, Some(u64::MAX))).unwrap().total, 0);
-    let stranger = Direct { state: &cell, token: "nobody" };
+    let stranger = Direct { state: &cell, token: "nobody", validate: false };
     assert_eq!(block_on(check_missed(&stranger, &h, None)).unwrap_err().code(), "AuthRequired");
 }

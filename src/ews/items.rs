@@ -40,6 +40,13 @@ pub struct ItemsReply {
     pub errors: Vec<String>,
 }
 
+/// `t:Message`, or `t:Item`: Exchange returns an item whose class is not under `IPM.Note` (the
+/// seed's `IM.Note.MissedConversation`) as a generic item, without the message properties
+/// (From, IsRead). EWS reference, "Item" and "Message" elements.
+fn is_item(local_name: &str) -> bool {
+    matches!(local_name, "Message" | "Item")
+}
+
 /// Reads the items of a successful reply. Err with the outcome when the reply as a whole is not
 /// a success (fault, HTTP error, auth, garbage). Per-item errors land in `errors`.
 pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcome> {
@@ -76,7 +83,7 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
                     reply.includes_last = attr("IncludesLastItemInRange").as_deref() != Some("false");
                     reply.next_offset = attr("IndexedPagingOffset").and_then(|v| v.parse().ok());
                 }
-                if ns_t && name == "Message" && current.is_none() {
+                if ns_t && is_item(&name) && current.is_none() {
                     current = Some(ItemSummary::default());
                 }
                 if let Some(item) = current.as_mut() {
@@ -117,11 +124,11 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
                 }
                 if let Some(item) = current.as_mut() {
                     match (ews, name.as_str(), parent) {
-                        (true, "ItemClass", Some("Message")) => item.item_class = value.trim().to_string(),
-                        (true, "Subject", Some("Message")) => item.subject = value,
-                        (true, "Body", Some("Message")) => item.body = Some(value),
-                        (true, "DateTimeReceived", Some("Message")) => item.received_at = from_iso(&value),
-                        (true, "IsRead", Some("Message")) => item.is_read = Some(value.trim() == "true"),
+                        (true, "ItemClass", Some(p)) if is_item(p) => item.item_class = value.trim().to_string(),
+                        (true, "Subject", Some(p)) if is_item(p) => item.subject = value,
+                        (true, "Body", Some(p)) if is_item(p) => item.body = Some(value),
+                        (true, "DateTimeReceived", Some(p)) if is_item(p) => item.received_at = from_iso(&value),
+                        (true, "IsRead", Some(p)) if is_item(p) => item.is_read = Some(value.trim() == "true"),
                         (true, "Name", Some("Mailbox")) if path.iter().any(|(_, n)| n == "From") => item.from_name = Some(value),
                         (true, "EmailAddress", Some("Mailbox")) if path.iter().any(|(_, n)| n == "From") => item.from_email = Some(value.trim().to_string()),
                         (true, "Value", Some("ExtendedProperty")) => match ext_name.as_deref() {
@@ -130,7 +137,7 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
                             _ => {}
                         },
                         (true, "ExtendedProperty", _) => ext_name = None,
-                        (true, "Message", _) => {
+                        (true, n, _) if is_item(n) => {
                             if let Some(done) = current.take() {
                                 reply.items.push(done);
                             }
