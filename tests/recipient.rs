@@ -177,3 +177,42 @@ fn check_missed_mark_seen_and_record_missed_over_a_transport() {
     let stranger = Direct { state: &cell, token: "nobody", validate: false };
     assert_eq!(block_on(check_missed(&stranger, &h, None)).unwrap_err().code(), "AuthRequired");
 }
+
+/// `group` on its own: which items count, which copy speaks for a message, and bodies by type.
+#[test]
+fn grouping_rules() {
+    use offline_im::ews::items::ItemSummary;
+    let item = |id: &str, msg: &str, at: Option<u64>| ItemSummary {
+        item_id: id.into(),
+        item_class: "IPM.Note.Microsoft.Missed".into(),
+        subject: format!("subject of {id}"),
+        body: Some("<b>x</b> &amp; y".into()),
+        body_type: Some("HTML".into()),
+        received_at: at,
+        message_id: Some(msg.into()),
+        conversation_id: Some("c".into()),
+        from_email: Some("Tony@Contoso.com".into()),
+        ..Default::default()
+    };
+    let items = vec![
+        item("late-copy", "m1", Some(200)),
+        item("early-copy", "m1", Some(100)),
+        ItemSummary { body_type: Some("Text".into()), ..item("text", "m2", Some(300)) },
+        item("no-time", "m3", None),
+        ItemSummary { is_read: Some(true), ..item("read", "m4", Some(400)) },
+        ItemSummary { item_class: "IPM.Note".into(), ..item("plain-mail", "m5", Some(500)) },
+        ItemSummary { is_read: Some(false), item_class: "IM.Note.MissedConversation".into(), ..item("seed-class", "m6", Some(50)) },
+        item("old", "m7", Some(10)),
+    ];
+    let report = group(items.clone(), Some(50));
+    assert_eq!((report.items_scanned, report.total), (8, 4), "m1 (two copies), m2, m3, m6; not read, plain mail, or before since");
+    let c = &report.conversations[0];
+    assert_eq!(c.from_email, "tony@contoso.com");
+    let ids: Vec<&str> = c.messages.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids, ["m3", "m6", "m1", "m2"], "oldest first; no received time sorts as 0 and is kept with since");
+    let m1 = &c.messages[2];
+    assert_eq!((m1.subject.as_str(), m1.received_at, m1.item_ids.len()), ("subject of early-copy", 100, 2), "the earliest copy speaks");
+    assert_eq!(m1.text, "x & y", "HTML body as text");
+    assert_eq!(c.messages[3].text, "<b>x</b> &amp; y", "a Text body is shown as it is");
+    assert_eq!(group(items, None).total, 5, "without since the old one counts too");
+}

@@ -29,6 +29,32 @@ fn server_busy_fault_carries_back_off() {
     }
 }
 
+/// The fault detail's `e:ResponseCode` is the code, whatever `faultcode` says; only the
+/// `t:Value` named BackOffMilliseconds is the back-off (MessageXml may carry other values).
+#[test]
+fn fault_detail_code_and_named_back_off_value() {
+    let busy = fixture("responses/server-busy-fault.xml")
+        .replace("a:ErrorServerBusy</faultcode>", "a:ErrorInvalidRequest</faultcode>")
+        .replace("<t:Value Name=\"BackOffMilliseconds\">", "<t:Value Name=\"Policy\">Other</t:Value><t:Value Name=\"MaxConcurrency\">27</t:Value><t:Value Name=\"BackOffMilliseconds\">");
+    let o = parse_ews_response(500, &busy);
+    assert!(matches!(&o, EwsOutcome::Retry { code, back_off_ms: Some(297_749), .. } if code == "ErrorServerBusy"), "{o:?}");
+    // Without BackOffMilliseconds, no other value stands in for it.
+    let none = fixture("responses/server-busy-fault.xml").replace("Name=\"BackOffMilliseconds\"", "Name=\"MaxConcurrency\"");
+    let o = parse_ews_response(500, &none);
+    assert!(matches!(&o, EwsOutcome::Retry { back_off_ms: None, .. }), "{o:?}");
+}
+
+/// Reply text with every kind of XML text: the five entities, numeric references and CDATA.
+#[test]
+fn message_text_decodes_entities_and_cdata() {
+    let reply = error_message("ErrorNonExistentMailbox").replace(
+        "Something &amp; something &lt;else&gt; &#233;",
+        "it&apos;s &quot;ana&quot; &#x41;<![CDATA[ <raw> & ]]>end",
+    );
+    let o = parse_ews_response(200, &reply);
+    assert!(matches!(&o, EwsOutcome::PermanentFailure { message, .. } if message == "it's \"ana\" A <raw> & end"), "{o:?}");
+}
+
 #[test]
 fn server_busy_response_message_carries_back_off() {
     let o = parse_ews_response(200, &fixture("responses/server-busy-message.xml"));

@@ -3,7 +3,7 @@
 
 use super::datetime::from_iso;
 use super::response::parse_ews_response;
-use super::{EwsOutcome, NS_MESSAGES, NS_TYPES, PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID};
+use super::{push_reference, EwsOutcome, NS_MESSAGES, NS_TYPES, PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID};
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
@@ -104,17 +104,7 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
             }
             Event::Text(t) => text.push_str(&t.xml10_content()),
             Event::CData(t) => text.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) => match r.resolve_char_ref() {
-                Ok(Some(c)) => text.push(c),
-                _ => text.push_str(match r.xml10_content().as_ref() {
-                    "lt" => "<",
-                    "gt" => ">",
-                    "amp" => "&",
-                    "apos" => "'",
-                    "quot" => "\"",
-                    _ => "",
-                }),
-            },
+            Event::GeneralRef(r) => push_reference(&mut text, &r),
             Event::End(_) => {
                 let Some((ews, name)) = path.pop() else { return Err(outcome) };
                 let parent = path.last().map(|(_, n)| n.as_str());

@@ -33,3 +33,20 @@ pub const PROPERTY_SET_ID: &str = "6b2b3c54-5e0f-4c1c-9a3e-0ff11e1e0a1d";
 pub const PROPERTY_MESSAGE_ID: &str = "OfflineImMessageId";
 /// Named property carrying the conversation id.
 pub const PROPERTY_CONVERSATION_ID: &str = "OfflineImConversationId";
+
+/// Appends the text an XML reference in a reply stands for: a character reference, or one of
+/// XML's five predefined entities. Any other entity (a reply declares none; XML 1.0 §4.6) adds
+/// nothing.
+pub(crate) fn push_reference(text: &mut String, r: &quick_xml::events::BytesRef) {
+    match r.resolve_char_ref() {
+        Ok(Some(c)) => text.push(c),
+        _ => text.push_str(match r.xml10_content().as_ref() {
+            "lt" => "<",
+            "gt" => ">",
+            "amp" => "&",
+            "apos" => "'",
+            "quot" => "\"",
+            _ => "",
+        }),
+    }
+}

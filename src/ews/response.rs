@@ -6,7 +6,7 @@
 //! `t:MessageXml/t:Value[@Name]` in either. Codes: EWS "ResponseCode" reference page; throttling:
 //! "EWS throttling in Exchange" (ErrorServerBusy carries BackOffMilliseconds).
 
-use super::{NS_ERRORS, NS_MESSAGES, NS_SOAP, NS_TYPES};
+use super::{push_reference, NS_ERRORS, NS_MESSAGES, NS_SOAP, NS_TYPES};
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
@@ -53,13 +53,6 @@ pub enum EwsOutcome {
     /// (`Redirect`: a sign-in page or reverse proxy in front of EWS), or an HTML page where a SOAP
     /// reply was expected with a 2xx status (`LoginPage`: what an AD FS or proxy sign-in returns).
     AuthRequired { http_status: u16, code: String, message: String },
-}
-
-impl EwsOutcome {
-    /// True for [`EwsOutcome::Retry`].
-    pub fn is_retry(&self) -> bool {
-        matches!(self, EwsOutcome::Retry { .. })
-    }
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -173,17 +166,7 @@ fn read(body: &str) -> Option<Reply> {
             }
             Event::Text(t) if capturing => text.push_str(&t.xml10_content()),
             Event::CData(t) if capturing => text.push_str(&t.xml10_content()),
-            Event::GeneralRef(r) if capturing => match r.resolve_char_ref() {
-                Ok(Some(c)) => text.push(c),
-                _ => text.push_str(match r.xml10_content().as_ref() {
-                    "lt" => "<",
-                    "gt" => ">",
-                    "amp" => "&",
-                    "apos" => "'",
-                    "quot" => "\"",
-                    _ => "",
-                }),
-            },
+            Event::GeneralRef(r) if capturing => push_reference(&mut text, &r),
             Event::End(_) => {
                 let tag = stack.pop()?;
                 if tag == Tag::Fault {

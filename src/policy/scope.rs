@@ -103,9 +103,27 @@ mod tests {
         assert!(Scope::parse("Site:", i).is_err());
     }
 
+    /// A scope prefix other than Site and Tag is an error for client policies too, never read
+    /// as a Tag (`Service:` scopes exist in Skype for Business, but not for these cmdlets).
+    #[test]
+    fn unknown_prefixes_are_errors() {
+        let c = PolicyKind::ClientPolicy;
+        for id in ["Service:Registrar:pool.contoso.com", "User:ana", ":x"] {
+            let e = Scope::parse(id, c).unwrap_err();
+            assert!(matches!(&e, Error::InvalidPolicy(m) if m.contains("unknown scope") && m.ends_with("or Tag:<name>)")), "{id}: {e}");
+        }
+        let e = Scope::parse("Service:Registrar", PolicyKind::ImConfiguration).unwrap_err();
+        assert!(matches!(&e, Error::InvalidPolicy(m) if m.ends_with("(expected Global, Site:<name>)")), "{e}");
+        assert!(matches!(Scope::parse("Tag:", c), Err(Error::InvalidPolicy(m)) if m.contains("has no name")));
+        assert_eq!(Scope::parse("  Site : Redmond ", c).unwrap(), Scope::Site("Redmond".into()));
+    }
+
     #[test]
     fn comparison_ignores_case() {
         assert!(Scope::Site("REDMOND".into()).same_as(&Scope::Site("redmond".into())));
         assert!(!Scope::Site("a".into()).same_as(&Scope::Tag("a".into())));
+        assert!(Scope::Tag("OfflineIM".into()).same_as(&Scope::Tag("offlineim".into())));
+        assert!(!Scope::Tag("a".into()).same_as(&Scope::Tag("b".into())));
+        assert!(Scope::Global.same_as(&Scope::Global) && !Scope::Global.same_as(&Scope::Site("Global".into())));
     }
 }
