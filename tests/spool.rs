@@ -6,7 +6,6 @@ mod common;
 
 use common::spool_suite::*;
 use futures_executor::block_on;
-use offline_im::ews::Envelope;
 use offline_im::spool::schedule::{claimable, due_chains, next_wakeup};
 use offline_im::spool::*;
 
@@ -67,7 +66,7 @@ fn retry_delay_is_two_minutes_doubling_capped_and_at_least_back_off() {
 }
 
 #[test]
-fn exhausted_by_attempts_or_age_fails_and_is_kept() {
+fn exhausted_by_attempts_or_age_fails() {
     let spool = Spool::new(MemoryStore::default(), config("a"));
     let p = RetryPolicy { max_attempts: 2, ..RetryPolicy::default() };
     let busy = Outcome::Retry { code: "ErrorServerBusy".into(), message: "busy".into(), back_off_ms: None, http_status: 500 };
@@ -206,64 +205,19 @@ fn selection_keeps_conversation_order() {
     assert_eq!(next_wakeup(&recs, 50, &p), Some(100));
 }
 
-/// A transport that counts requests in flight and stays pending for a few polls.
-#[derive(Default)]
-struct Gauge {
-    now: std::cell::Cell<usize>,
-    max: std::cell::Cell<usize>,
-    order: std::cell::RefCell<Vec<String>>,
-}
-impl Transport for Gauge {
-    async fn post(&self, envelope: &Envelope) -> Result<TransportReply, TransportError> {
-        self.now.set(self.now.get() + 1);
-        self.max.set(self.max.get().max(self.now.get()));
-        let text = &envelope.xml[envelope.xml.find("<t:Subject>").unwrap() + 11..envelope.xml.find("</t:Subject>").unwrap()];
-        self.order.borrow_mut().push(text.to_string());
-        for _ in 0..3 {
-            yield_now().await;
-        }
-        self.now.set(self.now.get() - 1);
-        Ok(TransportReply { status: 200, body: SUCCESS.to_string() })
-    }
-}
-
-async fn yield_now() {
-    let mut yielded = false;
-    std::future::poll_fn(|cx| {
-        if yielded {
-            std::task::Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            std::task::Poll::Pending
-        }
-    })
-    .await
+#[test]
+fn memory_conversations_in_order_within_the_concurrency_bound() {
+    block_on(conversations_in_order_within_the_concurrency_bound(MemoryStore::default(), yield_a_few));
 }
 
 #[test]
-fn one_pass_sends_every_conversation_in_order_within_the_concurrency_bound() {
-    let spool = Spool::new(MemoryStore::default(), config("a")); // concurrency 4
-    let clock = FakeClock::at(100);
-    futures_executor::block_on(async {
-        for i in 0..30 {
-            // Ten conversations of three messages each.
-            let conversation = format!("c{}", i % 10);
-            spool.enqueue(spool.new_record(new_message(&format!("m{i}"), &conversation, &format!("{conversation}-{}", i / 10)), 100).unwrap()).await.unwrap();
-        }
-        let ews = Gauge::default();
-        let made = spool.process_due(&ews, &clock, &|_| {}).await.unwrap();
-        assert_eq!(made, 30);
-        assert_eq!(ews.max.get(), 4, "at most `concurrency` requests in flight, and the bound is used");
-        {
-            let order = ews.order.borrow();
-            for c in 0..10 {
-                let sent: Vec<&String> = order.iter().filter(|t| t.starts_with(&format!("c{c}-"))).collect();
-                assert_eq!(sent, [&format!("c{c}-0"), &format!("c{c}-1"), &format!("c{c}-2")], "conversation c{c} in order");
-            }
-        }
-        assert!(spool.pending().await.unwrap().is_empty());
-    });
+fn memory_delivered_records_are_pruned_after_keep_ms() {
+    block_on(delivered_records_are_pruned_after_keep_ms(MemoryStore::default()));
+}
+
+#[test]
+fn memory_exhausted_messages_stay_in_the_store() {
+    block_on(exhausted_messages_stay_in_the_store(MemoryStore::default()));
 }
 
 #[test]
@@ -274,4 +228,80 @@ fn bad_input_is_rejected_before_it_is_accepted() {
     assert_eq!(spool.new_record(m, 0).unwrap_err().code(), "InvalidAddress");
     let big = new_message("m", "c", &"x".repeat(70_000));
     assert_eq!(spool.new_record(big, 0).unwrap_err().code(), "MessageTooLarge");
+}
+
+/// A record of Tony's in a given state, stored directly (the engine's own paths are tested by
+/// the suite; this sets up the states `retry`, `discard` and the make-due calls act on).
+fn stored(spool: &Spool<MemoryStore>, id: &str, state: State, next_attempt_at: u64, lease_until: u64, last_error: Option<&str>) {
+    let mut r = spool.new_record(new_message(id, id, "t"), 0).unwrap();
+    r.state = state;
+    r.next_attempt_at = next_attempt_at;
+    r.lease_until = lease_until;
+    r.backoff_ms = next_attempt_at;
+    r.attempts = 3;
+    r.last_error = last_error.map(|code| LastError { code: code.into(), message: String::new(), http_status: 0 });
+    block_on(spool.store.insert(&r)).unwrap();
+}
+
+#[test]
+fn retry_and_discard_refuse_a_message_in_flight_until_its_lease_ends() {
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    stored(&spool, "sending", State::Sending, 0, 5_000, None);
+    stored(&spool, "failed", State::Failed, 0, 0, Some("MaxAttemptsExceeded"));
+    for now in [0, 4_999] {
+        assert_eq!(block_on(spool.retry("sending", now)).unwrap_err().code(), "MessageInFlight", "retry at {now}");
+        assert_eq!(block_on(spool.discard("sending", now)).unwrap_err().code(), "MessageInFlight", "discard at {now}");
+    }
+    // At lease_until the sender is presumed gone: the message may be retried or discarded.
+    let r = block_on(spool.retry("sending", 5_000)).unwrap();
+    assert_eq!((r.state, r.next_attempt_at, r.attempts), (State::Sending, 0, 3), "a Sending record past its lease is left to the takeover");
+    assert_eq!(block_on(spool.discard("sending", 5_000)).unwrap().id, "sending");
+    assert!(block_on(spool.store.get("sending")).unwrap().is_none());
+    // A failed message starts afresh.
+    let r = block_on(spool.retry("failed", 7_000)).unwrap();
+    assert_eq!((r.state, r.attempts, r.next_attempt_at, r.backoff_ms), (State::Queued, 0, 7_000, 0));
+    // Someone else's message is unknown to this sender.
+    let sams = Spool::new(&spool.store, config_for("b", SAM));
+    assert_eq!(block_on(sams.retry("failed", 7_000)).unwrap_err().code(), "UnknownMessage");
+    assert_eq!(block_on(sams.discard("failed", 7_000)).unwrap_err().code(), "UnknownMessage");
+    assert_eq!(block_on(spool.store.get("failed")).unwrap().unwrap().state, State::Queued);
+}
+
+#[test]
+fn flush_and_the_online_event_make_the_right_messages_due() {
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    stored(&spool, "network", State::Queued, 10_000, 0, Some("NetworkError"));
+    stored(&spool, "timeout", State::Queued, 10_000, 0, Some("Timeout"));
+    stored(&spool, "busy", State::Queued, 10_000, 0, Some("ErrorServerBusy"));
+    stored(&spool, "due", State::Queued, 1_000, 0, Some("NetworkError"));
+    stored(&spool, "failed", State::Failed, 10_000, 0, Some("NetworkError"));
+    let state = |id: &str| block_on(spool.store.get(id)).unwrap().map(|r| (r.next_attempt_at, r.backoff_ms)).unwrap();
+    // `online`: only waits that were for the network end; the server's own wait is kept.
+    block_on(spool.make_due_after_network_return(4_000)).unwrap();
+    assert_eq!(state("network"), (4_000, 4_000), "due now; 6,000 ms of the 10,000 ms backoff not waited");
+    assert_eq!(state("timeout"), (4_000, 4_000));
+    assert_eq!(state("busy"), (10_000, 10_000), "BackOffMilliseconds is honoured");
+    assert_eq!(state("due"), (1_000, 1_000), "already due: untouched");
+    assert_eq!(state("failed"), (10_000, 10_000), "failed: untouched");
+    // `flush`: every queued message.
+    block_on(spool.make_all_due(5_000)).unwrap();
+    assert_eq!(state("busy"), (5_000, 5_000));
+    assert_eq!(state("network"), (4_000, 4_000));
+    assert_eq!(state("failed"), (10_000, 10_000));
+    // Another sender's flush touches nothing of Tony's.
+    stored(&spool, "later", State::Queued, 9_000, 0, None);
+    block_on(Spool::new(&spool.store, config_for("b", SAM)).make_all_due(6_000)).unwrap();
+    assert_eq!(state("later"), (9_000, 9_000));
+}
+
+#[test]
+fn a_stored_record_is_sent_with_its_own_item_class() {
+    // The class policy decided at send time (IPM.Note for a federated recipient) is what goes
+    // out, whatever the spool's default envelope options say.
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
+    r.item_class = "IPM.Note".into();
+    assert!(spool.envelope(&r).unwrap().xml.contains("<t:ItemClass>IPM.Note</t:ItemClass>"));
+    r.item_class = "IPM.Note.Microsoft.Missed".into();
+    assert!(spool.envelope(&r).unwrap().xml.contains("<t:ItemClass>IPM.Note.Microsoft.Missed</t:ItemClass>"));
 }

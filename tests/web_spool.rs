@@ -35,6 +35,21 @@ async fn idb_server_busy_backoff() {
 async fn idb_permanent_failure_does_not_block() {
     permanent_failure_does_not_block(fresh("permanent").await).await;
 }
+/// Each request is held 50 ms: IndexedDB runs read-write transactions on one object store one at
+/// a time, so with a 5 ms hold the claims of the next chains were still queued and only 3
+/// requests overlapped (Chrome).
+#[wasm_bindgen_test]
+async fn idb_conversations_in_order_within_the_concurrency_bound() {
+    conversations_in_order_within_the_concurrency_bound(fresh("order").await, || gloo_timers::future::TimeoutFuture::new(50)).await;
+}
+#[wasm_bindgen_test]
+async fn idb_exhausted_messages_stay_in_the_store() {
+    exhausted_messages_stay_in_the_store(fresh("exhausted").await).await;
+}
+#[wasm_bindgen_test]
+async fn idb_delivered_records_are_pruned_after_keep_ms() {
+    delivered_records_are_pruned_after_keep_ms(fresh("prune").await).await;
+}
 #[wasm_bindgen_test]
 async fn idb_two_connections_deliver_once() {
     // Two connections to one database, as two tabs would have.

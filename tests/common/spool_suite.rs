@@ -379,3 +379,107 @@ pub async fn transport_failures_are_typed<S: SpoolStore>(store: S) {
     assert!(matches!(of("m3"), Some(Settled::Delivered)), "the conversation goes on after a failed message: {settled:?}");
     assert!(matches!(of("m4"), Some(Settled::Retrying { ref code, .. }) if code == "TokenTimeout"), "{settled:?}");
 }
+
+/// A message that ran out of attempts stays in the store as failed, with its last error, until
+/// the app retries or discards it; `retry` gives it a fresh budget and it is delivered.
+pub async fn exhausted_messages_stay_in_the_store<S: SpoolStore>(store: S) {
+    let mut cfg = config("a");
+    cfg.retry.max_attempts = 2;
+    let spool = Spool::new(store, cfg);
+    let clock = FakeClock::at(1_000_000);
+    let ews = FakeEws::default();
+    ews.reply(503, "").reply(503, "");
+    accept(&spool, "m1", "c1", &clock).await;
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 1);
+    clock.advance(120_000);
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 1);
+    clock.advance(3_600_000);
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 0, "a failed message is not sent again by itself");
+    let kept = spool.store.get("m1").await.unwrap().expect("the failed message is kept in the store");
+    assert_eq!((kept.state, kept.attempts, kept.text.as_str()), (State::Failed, 2, "text of m1"));
+    assert_eq!(kept.last_error.as_ref().map(|e| e.code.as_str()), Some("MaxAttemptsExceeded"));
+    assert_eq!(spool.pending().await.unwrap().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["m1"], "listed by pending()");
+    assert_eq!(spool.retry("m1", clock.now_ms()).await.unwrap().state, State::Queued);
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 1);
+    assert_eq!((spool.store.get("m1").await.unwrap().unwrap().state, ews.delivered_count("m1")), (State::Delivered, 1));
+}
+
+/// A transport that counts requests in flight and holds each one for `pause()`.
+pub struct Gauge<P> {
+    pub pause: P,
+    pub now: Cell<usize>,
+    pub max: Cell<usize>,
+    /// Subjects in the order their requests started.
+    pub order: RefCell<Vec<String>>,
+}
+impl<P: Fn() -> F, F: Future<Output = ()>> Transport for Gauge<P> {
+    async fn post(&self, envelope: &Envelope) -> Result<TransportReply, TransportError> {
+        self.now.set(self.now.get() + 1);
+        self.max.set(self.max.get().max(self.now.get()));
+        let xml = &envelope.xml;
+        let subject = &xml[xml.find("<t:Subject>").unwrap_or(0) + 11..xml.find("</t:Subject>").unwrap_or(0)];
+        self.order.borrow_mut().push(subject.to_string());
+        (self.pause)().await;
+        self.now.set(self.now.get() - 1);
+        Ok(TransportReply { status: 200, body: SUCCESS.to_string() })
+    }
+}
+
+/// One pass sends ten conversations of three messages: each conversation in order, at most
+/// `concurrency` (4) requests in flight and the bound used. `pause` holds a request: a few
+/// executor turns natively, a timer in the browser (IndexedDB work runs between tasks).
+pub async fn conversations_in_order_within_the_concurrency_bound<S: SpoolStore, P: Fn() -> F, F: Future<Output = ()>>(store: S, pause: P) {
+    let spool = Spool::new(store, config("a"));
+    let clock = FakeClock::at(100);
+    for i in 0..30 {
+        let conversation = format!("c{}", i % 10);
+        spool.enqueue(spool.new_record(new_message(&format!("m{i}"), &conversation, &format!("{conversation}-{}", i / 10)), 100).unwrap()).await.unwrap();
+    }
+    let ews = Gauge { pause, now: Cell::new(0), max: Cell::new(0), order: RefCell::new(Vec::new()) };
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 30);
+    assert_eq!(ews.max.get(), 4, "at most `concurrency` requests in flight, and the bound is used");
+    let order = ews.order.borrow();
+    for c in 0..10 {
+        let sent: Vec<&String> = order.iter().filter(|t| t.starts_with(&format!("c{c}-"))).collect();
+        assert_eq!(sent, [&format!("c{c}-0"), &format!("c{c}-1"), &format!("c{c}-2")], "conversation c{c} in order");
+    }
+    assert!(spool.pending().await.unwrap().is_empty());
+}
+
+/// A pause of a few executor turns (native runs of the suite).
+pub async fn yield_a_few() {
+    for _ in 0..3 {
+        YieldOnce(false).await;
+    }
+}
+
+/// Delivered records are kept `keep_ms` after delivery (a repeated send of the same id is
+/// recognised and not delivered twice), then pruned; failed and queued records are never pruned,
+/// and another sender's delivered records are not touched.
+pub async fn delivered_records_are_pruned_after_keep_ms<S: SpoolStore>(store: S) {
+    const WEEK: u64 = 7 * 24 * 3_600_000;
+    let spool = Spool::new(store, config("a"));
+    let clock = FakeClock::at(1_000_000);
+    let ews = FakeEws::default();
+    accept(&spool, "delivered", "c1", &clock).await;
+    accept(&spool, "failed", "c2", &clock).await;
+    ews.reply(200, SUCCESS).reply(200, NO_MAILBOX);
+    spool.process_due(&ews, &clock, &|_| {}).await.unwrap();
+    let sam = Spool::new(&spool.store, config_for("b", SAM));
+    sam.enqueue(sam.new_record(new_message("sams", "c4", "t"), clock.now_ms()).unwrap()).await.unwrap();
+    sam.process_due(&FakeEws::default(), &clock, &|_| {}).await.unwrap();
+    assert_eq!(sam.store.get("sams").await.unwrap().unwrap().state, State::Delivered);
+    clock.advance(WEEK);
+    accept(&spool, "queued", "c3", &clock).await;
+
+    assert_eq!(spool.prune(clock.now_ms() - 1, WEEK).await.unwrap(), 0, "a week less 1 ms after delivery: kept");
+    let again = spool.new_record(new_message("delivered", "c1", "text of delivered"), clock.now_ms()).unwrap();
+    assert!(!spool.enqueue(again).await.unwrap().1, "a repeated send of a kept id is recognised");
+    assert_eq!(spool.prune(clock.now_ms(), WEEK).await.unwrap(), 1, "a week after delivery: pruned");
+    assert!(spool.store.get("delivered").await.unwrap().is_none());
+    for id in ["failed", "queued", "sams"] {
+        assert!(spool.store.get(id).await.unwrap().is_some(), "{id} kept");
+    }
+    assert_eq!(sam.prune(clock.now_ms(), WEEK).await.unwrap(), 1, "Sam's own prune removes Sam's");
+    assert_eq!(ews.delivered_count("delivered"), 1);
+}

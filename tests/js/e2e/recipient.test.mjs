@@ -40,23 +40,27 @@ test("offline recipient signs in and sees one entry per message, even when deliv
   await context.close();
 });
 
-test("Do Not Disturb: delivered live, and the recipient's own client records a missed item", async () => {
-  const { context, page } = await openDemo(browser);
-  await send(page, "ana@contoso.com", "quick question during your talk", "presenting");
-  assert.match(await page.textContent("[data-testid=decision]"), /Delivered live.*records a missed message/);
-  assert.match(await page.textContent("[data-testid=live]"), /quick question during your talk/);
-  const items = await waitFor(async () => { const i = await mailbox("ana@contoso.com"); return i.length ? i : null; }, "recorded item");
-  assert.equal(items.length, 1);
-  assert.equal(items[0].folder, "conversationhistory");
-  assert.equal(items[0].itemClass, "IPM.Note.Microsoft.Missed");
-  assert.equal(items[0].from.email, "tony@contoso.com");
-  assert.equal(items[0].isDraft, false);
-  assert.equal((await mailbox("tony@contoso.com")).length, 0, "no mail was sent, nothing in Tony's mailbox");
-  await signIn(page);
-  assert.equal(await badge(page), "1 missed");
-  assert.match(await page.textContent("[data-testid=missed]"), /Tony Smith.*quick question during your talk/);
-  await context.close();
-});
+for (const [presence, label, reason] of [["doNotDisturb", "Do Not Disturb", /RecipientDoNotDisturb/], ["presenting", "Presenting", /RecipientPresenting/]]) {
+  test(`${label}: delivered live, and the recipient's own client records a missed item`, async () => {
+    const { context, page } = await openDemo(browser);
+    await send(page, "ana@contoso.com", "quick question during your talk", presence);
+    const decision = await page.textContent("[data-testid=decision]");
+    assert.match(decision, /Delivered live.*records a missed message/);
+    assert.match(decision, reason, "the decision names this presence");
+    assert.match(await page.textContent("[data-testid=live]"), /quick question during your talk/);
+    const items = await waitFor(async () => { const i = await mailbox("ana@contoso.com"); return i.length ? i : null; }, "recorded item");
+    assert.equal(items.length, 1);
+    assert.equal(items[0].folder, "conversationhistory");
+    assert.equal(items[0].itemClass, "IPM.Note.Microsoft.Missed");
+    assert.equal(items[0].from.email, "tony@contoso.com");
+    assert.equal(items[0].isDraft, false);
+    assert.equal((await mailbox("tony@contoso.com")).length, 0, "no mail was sent, nothing in Tony's mailbox");
+    await signIn(page);
+    assert.equal(await badge(page), "1 missed");
+    assert.match(await page.textContent("[data-testid=missed]"), /Tony Smith.*quick question during your talk/);
+    await context.close();
+  });
+}
 
 test("a federated sender's offline message is plain mail and not listed as missed", async () => {
   const { context, page } = await openDemo(browser);
