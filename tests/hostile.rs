@@ -95,7 +95,7 @@ const WORDS: &[&str] = &[
 ];
 
 #[test]
-fn policy_script_reader_never_panics_and_points_inside_the_text() {
+fn policy_script_reader_never_panics_and_points_at_a_token() {
     let soup = prop::collection::vec(prop::sample::select(WORDS), 0..40).prop_map(|w| w.join(" "));
     let strategy = prop_oneof![soup, "\\PC{0,300}", ".{0,100}"];
     run("policy script reader", ("PROPTEST_CASES", 3000), strategy, |text| {
@@ -105,8 +105,16 @@ fn policy_script_reader_never_panics_and_points_inside_the_text() {
                 let _ = evaluate(&input(snapshot));
             }
             Err(offline_im::Error::PolicyScript { line, column, .. }) => {
-                prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "line {} of {:?}", line, text);
-                prop_assert!(column >= 1);
+                // The position names a character of the text, or the end of a line (1-based,
+                // columns in Unicode scalar values, as documented).
+                let lines: Vec<&str> = text.split('\n').collect();
+                prop_assert!(line >= 1 && line <= lines.len(), "line {} of {:?}", line, text);
+                let width = lines[line - 1].trim_end_matches('\r').chars().count();
+                prop_assert!(column >= 1 && column <= width + 1, "column {} of line {} ({} chars) in {:?}", column, line, width, text);
+                // Errors point at a token, and every token starts with a non-blank character.
+                if let Some(c) = lines[line - 1].chars().nth(column - 1) {
+                    prop_assert!(!c.is_whitespace(), "column {} of line {} is blank in {:?}", column, line, text);
+                }
             }
             Err(e) => prop_assert!(false, "unexpected error kind {:?}", e),
         }

@@ -1,6 +1,8 @@
 // The local EWS server over HTTP: fault injection, auth, control endpoints, 127.0.0.1 only.
 import { test, beforeEach } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
+import os from "node:os";
 
 const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8790";
 const EWS = `${BASE}/EWS/Exchange.asmx`;
@@ -59,5 +61,24 @@ test("mailbox view and the static page share one origin", async () => {
   const page = await fetch(`${BASE}/`);
   assert.match(await page.text(), /<title>offline-im demo/);
   assert.equal((await fetch(`${BASE}/pkg/offline_im.js`)).status, 200);
-  assert.equal(new URL(BASE).hostname, "127.0.0.1");
+});
+
+// Connects to the server's port at `host`; resolves "connected" or the error code.
+function probe(host, port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port, timeout: 2000 });
+    s.on("connect", () => { s.destroy(); resolve("connected"); });
+    s.on("timeout", () => { s.destroy(); resolve("timeout"); });
+    s.on("error", (e) => resolve(e.code));
+  });
+}
+
+test("listens on 127.0.0.1 only: the same port on every other address of this machine refuses", async () => {
+  const port = Number(new URL(BASE).port);
+  assert.equal(await probe("127.0.0.1", port), "connected", "the probe itself works");
+  // 127.0.0.2 is loopback too, but not the address bound; then the machine's other addresses.
+  const others = ["127.0.0.2", ...Object.values(os.networkInterfaces()).flat().filter((i) => !i.internal).map((i) => i.address)];
+  for (const host of others) {
+    assert.notEqual(await probe(host, port), "connected", `reachable at ${host}:${port}`);
+  }
 });
