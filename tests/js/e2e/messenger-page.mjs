@@ -13,9 +13,25 @@ export async function blankPage(context) {
   return { page, errors };
 }
 
+/// Makes `window.holdsSpoolLock` true while this page holds a Web Lock (the spool lock is the
+/// only one the package takes): wraps navigator.locks.request before the messenger opens.
+export function trackLock(page) {
+  return page.evaluate(() => {
+    const orig = LockManager.prototype.request;
+    window.holdsSpoolLock = false;
+    LockManager.prototype.request = function (name, options, callback) {
+      const cb = typeof options === "function" ? options : callback;
+      const wrapped = async (lock) => {
+        if (lock) window.holdsSpoolLock = true;
+        try { return await cb(lock); } finally { if (lock) window.holdsSpoolLock = false; }
+      };
+      return typeof options === "function" ? orig.call(this, name, wrapped) : orig.call(this, name, options, wrapped);
+    };
+  });
+}
+
 /// Opens `window.im` in `page`: a messenger signed in as `user` (token `<name>-token`), counting
-/// its events in `window.counts` (and the wall-clock time of each kind's last one in
-/// `window.lastEventAt`). `extra` is merged into the config (JSON-safe values only).
+/// its events in `window.counts`. `extra` is merged into the config (JSON-safe values only).
 export async function openMessenger(page, user, extra = {}) {
   await page.evaluate(async ({ user, extra }) => {
     const { default: init, OfflineMessenger } = await import("/pkg/offline_im.js");
@@ -27,7 +43,7 @@ export async function openMessenger(page, user, extra = {}) {
     });
     window.counts = {};
     for (const k of ["queued", "sending", "delivered", "retrying", "failed", "authrequired", "error"]) {
-      window.im.addEventListener(k, () => { window.counts[k] = (window.counts[k] ?? 0) + 1; window.lastEventAt = { ...window.lastEventAt, [k]: Date.now() }; });
+      window.im.addEventListener(k, () => { window.counts[k] = (window.counts[k] ?? 0) + 1; });
     }
   }, { user, extra });
 }

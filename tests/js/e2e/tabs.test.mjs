@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { BASE, launch, reset } from "./helpers.mjs";
-import { TONY, blankPage, drained, missedIds, openMessenger, sendAll } from "./messenger-page.mjs";
+import { TONY, blankPage, drained, missedIds, openMessenger, sendAll, trackLock } from "./messenger-page.mjs";
 
 const PER_TAB = 40;
 const SPOOL = { retryIntervalMs: 300, requestTimeoutMs: 2000, leaseMs: 4000 };
@@ -25,6 +25,7 @@ for (const tabs of [2, 3]) {
     const pages = [];
     for (let t = 0; t < tabs; t++) {
       const { page, errors } = await blankPage(context);
+      await trackLock(page);
       await openMessenger(page, TONY, { ...SPOOL, dbName });
       pages.push({ page, errors });
     }
@@ -39,19 +40,20 @@ for (const tabs of [2, 3]) {
     all.push(...first);
     await sendAll(pages[0].page, first);
     // Wait (polling, not a fixed sleep: a loaded machine starts later) until a few requests went
-    // out, so that one tab is in the middle of the chain.
-    let seen, sent = 0, delivered = 0;
+    // out and one tab holds the spool lock, so that it is in the middle of the chain.
+    let seen = [], sent = 0, delivered = 0;
     for (const started = Date.now(); Date.now() - started < 20000; await new Promise((r) => setTimeout(r, 50))) {
-      seen = await Promise.all(pages.map(({ page }) => page.evaluate(() => ({ counts: window.counts, at: window.lastEventAt?.sending ?? 0 }))));
+      seen = await Promise.all(pages.map(({ page }) => page.evaluate(() => ({ counts: window.counts, holds: window.holdsSpoolLock }))));
       sent = seen.reduce((n, s) => n + (s.counts.sending ?? 0), 0);
       delivered = seen.reduce((n, s) => n + (s.counts.delivered ?? 0), 0);
-      if (sent >= 3) break;
+      if (sent >= 3 && seen.some((s) => s.holds)) break;
     }
+    const holders = seen.flatMap((s, i) => (s.holds ? [i] : []));
+    assert.equal(holders.length, 1, `exactly one tab holds the spool lock (${JSON.stringify(seen)})`);
     assert.ok(sent > 0 && delivered < first.length, `mid-flush (${sent} sent, ${delivered} delivered)`);
-    // The tab that sent last holds the lock now: close it.
-    const holder = seen.reduce((best, s, i) => (s.at > seen[best].at ? i : best), 0);
+    const holder = holders[0];
     const rest = pages.filter((_, i) => i !== holder);
-    assert.equal(await lockHolders(rest[0].page, dbName), 1, "the spool lock is held");
+    assert.equal(await lockHolders(rest[0].page, dbName), 1, "the spool lock is held (LockManager.query)");
     assert.deepEqual(pages[holder].errors, []);
     console.log(`tabs ${tabs}: tab ${holder} held the lock (${sent} sent, ${delivered} delivered); closing it`);
     await pages[holder].page.close();
