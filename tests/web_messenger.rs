@@ -41,8 +41,11 @@ async fn queued_message_is_delivered_with_events() {
     let again = send(&im, &offline_to("m1", "c1", "hello")).await.unwrap();
     assert_eq!((get(&again, "duplicate").as_bool(), get(&again, "state").as_string().as_deref()), (Some(true), Some("delivered")));
     assert_receipt_shape(&again);
-    JsFuture::from(sleep(50)).await.unwrap();
-    assert_eq!(get(&ews, "requests").as_f64(), Some(1.0));
+    // A later message is the barrier (no fixed sleep): once it is delivered, a second copy of m1
+    // would have gone before it (one conversation, sequence order).
+    send(&im, &offline_to("m2", "c1", "after")).await.unwrap();
+    wait(&rec, "delivered", "m2", 3000).await;
+    assert_eq!((get(&ews, "requests").as_f64(), get(&ews, "delivered.m1").as_f64()), (Some(2.0), Some(1.0)));
     im.close();
 }
 
@@ -111,13 +114,7 @@ async fn two_messengers_on_one_database_deliver_each_message_once() {
         send(im, &offline_to(&format!("t{i}"), &format!("c{}", i % 3), "x")).await.unwrap();
     }
     JsFuture::from(Promise::all(&js_sys::Array::of2(&a.flush(), &b.flush()))).await.unwrap();
-    for _ in 0..100 {
-        let pa: js_sys::Array = JsFuture::from(a.pending()).await.unwrap().unchecked_into();
-        if pa.length() == 0 {
-            break;
-        }
-        JsFuture::from(sleep(20)).await.unwrap();
-    }
+    drain(&a, 15_000.0).await;
     for i in 0..10 {
         assert_eq!(get(&ews, &format!("delivered.t{i}")).as_f64(), Some(1.0), "t{i} delivered exactly once");
     }
@@ -137,13 +134,7 @@ async fn concurrent_sends_start_one_round_not_one_each() {
         sends.push(&im.send(JSON::parse(&offline_to(&format!("r{i}"), &format!("c{}", i % 5), "x")).unwrap()));
     }
     JsFuture::from(Promise::all(&sends)).await.unwrap();
-    for _ in 0..200 {
-        let pending: js_sys::Array = JsFuture::from(im.pending()).await.unwrap().unchecked_into();
-        if pending.length() == 0 {
-            break;
-        }
-        JsFuture::from(sleep(10)).await.unwrap();
-    }
+    drain(&im, 15_000.0).await;
     let rounds = get(&locks, "n").as_f64().unwrap_or(0.0);
     get(&locks, "restore").unchecked_into::<Function>().call0(&JsValue::NULL).unwrap();
     for i in 0..50 {

@@ -143,6 +143,20 @@ pub async fn wait(rec: &JsValue, kind: &str, id: &str, ms: u32) -> JsValue {
     JsFuture::from(wait_for_event(rec, kind, id, ms)).await.map_err(|e| get(&e, "message").as_string().unwrap_or_default()).unwrap()
 }
 
+/// Waits until `im.pending()` is empty; panics after `ms` naming how many are left (a deadline,
+/// not a guess at how long it takes: a loaded machine is slower, never wrongly green).
+pub async fn drain(im: &OfflineMessenger, ms: f64) {
+    let t0 = js_sys::Date::now();
+    loop {
+        let left = JsFuture::from(im.pending()).await.map(|p| p.unchecked_into::<js_sys::Array>().length()).unwrap_or(u32::MAX);
+        if left == 0 {
+            return;
+        }
+        assert!(js_sys::Date::now() - t0 < ms, "{left} messages still pending after {ms} ms");
+        JsFuture::from(sleep(20)).await.unwrap();
+    }
+}
+
 pub fn offline_to(id: &str, conversation: &str, text: &str) -> String {
     format!(r#"{{ "id": "{id}", "conversationId": "{conversation}", "text": "{text}", "to": {{ "emailAddress": "ana@contoso.com", "displayName": "Ana", "presence": "offline" }} }}"#)
 }
