@@ -4,7 +4,7 @@
 // CHAOS_N sets the message count (default 1000).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, mailbox, recordSends, reset } from "./helpers.mjs";
+import { BASE, launch, mailbox, recordSends, reset, waitFor } from "./helpers.mjs";
 import { TONY, blankPage, drained, dumpIndexedDb, missedIds, openMessenger, sendAll } from "./messenger-page.mjs";
 
 const N = Number(process.env.CHAOS_N ?? 1000);
@@ -50,15 +50,23 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
     const states = await sendAll(page, messages.slice(i, i + 100));
     assert.ok(states.every((s) => s === "queued"), states.join(","));
   }
-  // Reload while the spool drains; each load opens the messenger again, which resumes.
-  const pendingAtReload = [];
+  // Reload while the spool drains, each time at a moment a message is being sent (state
+  // "sending": claimed, its request on the wire or about to be) and at least 50 more requests
+  // after the last reload; each load opens the messenger again, which resumes.
+  const pendingAtReload = [], sendingAtReload = [];
   for (let r = 0; r < RELOADS; r++) {
-    await new Promise((res) => setTimeout(res, 1200));
-    pendingAtReload.push(await page.evaluate(async () => (await window.im.pending()).length));
+    const base = sent.length;
+    const at = await waitFor(async () => {
+      if (sent.length < base + 50) return null;
+      const p = await page.evaluate(async () => (await window.im.pending()).map((x) => x.state));
+      return p.includes("sending") ? p : null;
+    }, `a send in flight before reload ${r + 1}`, 60000);
+    pendingAtReload.push(at.length);
+    sendingAtReload.push(at.filter((s) => s === "sending").length);
     await page.reload();
     await openMessenger(page, TONY, SPOOL);
   }
-  assert.ok(pendingAtReload.every((n) => n > 0), `every reload interrupts a flush (pending: ${pendingAtReload})`);
+  assert.ok(sendingAtReload.every((n) => n > 0), `every reload interrupts a send (sending: ${sendingAtReload})`);
   await drained(page, 240000);
   const stored = await dumpIndexedDb(page);
   const { injected, requests } = await (await fetch(`${BASE}/_control/faults`)).json();
@@ -108,7 +116,7 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
   assert.deepEqual(other, [], "only the EWS URL is requested");
   assert.deepEqual(errors, []);
 
-  console.log(`chaos: messages ${N}, requests ${requests}, faults injected ${injected}, reloads ${RELOADS} (pending at each: ${pendingAtReload.join("/")}), ` +
+  console.log(`chaos: messages ${N}, requests ${requests}, faults injected ${injected}, reloads ${RELOADS} (pending/sending at each: ${pendingAtReload.map((p, i) => `${p}/${sendingAtReload[i]}`).join(" ")}), ` +
     `lost ${lost}, duplicates shown ${duplicatesShown}, copies in mailboxes ${wireCopies} (${wireCopies - N} extra on the wire, merged by message id)`);
   assert.equal(lost, 0);
   assert.equal(duplicatesShown, 0);
