@@ -207,3 +207,50 @@ async fn bad_config_and_bad_input_get_clear_errors() {
     im.close();
     assert_eq!(code(&send(&im, &offline_to("z", "c", "hi")).await.unwrap_err()), "MessengerClosed");
 }
+
+/// Without Web Locks (`navigator.locks` missing) the records' leases are what keeps two tabs
+/// from sending the same message: each of 20 messages sent by two messengers on one database
+/// is delivered once, and no lock is asked for.
+#[wasm_bindgen_test]
+async fn without_web_locks_leases_keep_two_tabs_apart() {
+    hide_web_locks();
+    let db = unique_db("no-locks");
+    let ews = fake_ews("ok");
+    let a = open(config(&db, &ews, "")).await;
+    let b = open(config(&db, &ews, "")).await;
+    for i in 0..20 {
+        send(if i % 2 == 0 { &a } else { &b }, &offline_to(&format!("n{i}"), &format!("c{}", i % 4), "x")).await.unwrap();
+    }
+    JsFuture::from(Promise::all(&js_sys::Array::of2(&a.flush(), &b.flush()))).await.unwrap();
+    drain(&a, 15_000.0).await;
+    let hidden = Reflect::get(&web_sys_navigator(), &"locks".into()).unwrap().is_undefined();
+    restore_web_locks();
+    assert!(hidden, "navigator.locks was hidden for the whole test");
+    for i in 0..20 {
+        assert_eq!(get(&ews, &format!("delivered.n{i}")).as_f64(), Some(1.0), "n{i} delivered exactly once");
+    }
+    assert_eq!(get(&ews, "requests").as_f64(), Some(20.0));
+    a.close();
+    b.close();
+}
+
+fn web_sys_navigator() -> JsValue {
+    Reflect::get(&js_sys::global(), &"navigator".into()).unwrap()
+}
+
+/// `recordMissed` rejects when the item was not saved: a per-item error from Exchange, an HTTP
+/// error, and a 401 (authrequired), each with its code; it resolves to the item id otherwise.
+#[wasm_bindgen_test]
+async fn record_missed_rejects_when_the_item_is_not_saved() {
+    let input = r#"{ "from": { "emailAddress": "sam@contoso.com", "displayName": "Sam" }, "text": "during your talk", "id": "live-1" }"#;
+    for (mode, expected, detail) in [("noMailbox:live-1", "EwsError", "ErrorNonExistentMailbox"), ("status:503", "EwsError", "Http503"), ("status:401", "AuthRequired", "Http401")] {
+        let ews = fake_ews(mode);
+        let im = open(config(&unique_db("record"), &ews, "")).await;
+        let e = JsFuture::from(im.record_missed(JSON::parse(input).unwrap())).await.expect_err(mode);
+        assert_eq!(code(&e), expected, "{mode}");
+        let text = [get(&e, "message").as_string().unwrap_or_default(), get(&e, "cause").as_string().unwrap_or_default()].concat();
+        assert!(text.contains(detail), "{mode}: {text}");
+        assert_eq!(get(&ews, "requests").as_f64(), Some(1.0), "{mode}: tried once, not spooled");
+        im.close();
+    }
+}

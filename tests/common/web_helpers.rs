@@ -69,6 +69,10 @@ export async function waitForEvent(rec, type, id, timeoutMs) {
 
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
+// Hides navigator.locks (a browser without Web Locks) until restoreWebLocks().
+export function hideWebLocks() { Object.defineProperty(navigator, "locks", { value: undefined, configurable: true }); }
+export function restoreWebLocks() { delete navigator.locks; }
+
 // Counts navigator.locks.request calls (the Web Lock each processing round asks for).
 export function countLockRequests() {
   const c = { n: 0 };
@@ -87,6 +91,10 @@ extern "C" {
     pub fn sleep(ms: u32) -> Promise;
     #[wasm_bindgen(js_name = countLockRequests)]
     pub fn count_lock_requests() -> JsValue;
+    #[wasm_bindgen(js_name = hideWebLocks)]
+    pub fn hide_web_locks();
+    #[wasm_bindgen(js_name = restoreWebLocks)]
+    pub fn restore_web_locks();
 }
 
 pub fn get(v: &JsValue, path: &str) -> JsValue {
