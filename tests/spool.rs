@@ -216,6 +216,21 @@ fn memory_delivered_records_are_pruned_after_keep_ms() {
 }
 
 #[test]
+fn memory_a_retrying_message_holds_up_its_conversation() {
+    block_on(a_retrying_message_holds_up_its_conversation(MemoryStore::default()));
+}
+
+#[test]
+fn memory_a_late_answer_after_a_takeover() {
+    block_on(a_late_answer_after_a_takeover(MemoryStore::default()));
+}
+
+#[test]
+fn memory_a_late_failure_leaves_the_takeover_alone() {
+    block_on(a_late_failure_leaves_the_takeover_alone(MemoryStore::default()));
+}
+
+#[test]
 fn memory_exhausted_messages_stay_in_the_store() {
     block_on(exhausted_messages_stay_in_the_store(MemoryStore::default()));
 }

@@ -43,6 +43,18 @@ async fn idb_conversations_in_order_within_the_concurrency_bound() {
     conversations_in_order_within_the_concurrency_bound(fresh("order").await, || gloo_timers::future::TimeoutFuture::new(50)).await;
 }
 #[wasm_bindgen_test]
+async fn idb_a_retrying_message_holds_up_its_conversation() {
+    a_retrying_message_holds_up_its_conversation(fresh("holds").await).await;
+}
+#[wasm_bindgen_test]
+async fn idb_a_late_answer_after_a_takeover() {
+    a_late_answer_after_a_takeover(fresh("late").await).await;
+}
+#[wasm_bindgen_test]
+async fn idb_a_late_failure_leaves_the_takeover_alone() {
+    a_late_failure_leaves_the_takeover_alone(fresh("late-failure").await).await;
+}
+#[wasm_bindgen_test]
 async fn idb_exhausted_messages_stay_in_the_store() {
     exhausted_messages_stay_in_the_store(fresh("exhausted").await).await;
 }

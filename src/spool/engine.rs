@@ -291,9 +291,6 @@ impl<S: SpoolStore> Spool<S> {
         self.halted.set(false);
         loop {
             let chains = due_chains(&self.store.all(&self.config.sender).await?, clock.now_ms(), &self.config.retry);
-            if chains.is_empty() || self.halted.get() {
-                return Ok(made);
-            }
             let results: Vec<Result<usize>> = stream::iter(chains.iter().map(|chain| self.send_chain(chain, transport, clock, emit)))
                 .buffer_unordered(self.config.concurrency.max(1))
                 .collect()
@@ -302,6 +299,8 @@ impl<S: SpoolStore> Spool<S> {
             for r in results {
                 attempted += r?;
             }
+            // Ends when a pass attempts nothing: nothing due, or the round halted (every chain
+            // stops before its first attempt).
             if attempted == 0 {
                 return Ok(made);
             }

@@ -483,3 +483,128 @@ pub async fn delivered_records_are_pruned_after_keep_ms<S: SpoolStore>(store: S)
     assert_eq!(sam.prune(clock.now_ms(), WEEK).await.unwrap(), 1, "Sam's own prune removes Sam's");
     assert_eq!(ews.delivered_count("delivered"), 1);
 }
+
+/// A message waiting to be retried holds up the rest of its conversation: within one pass the
+/// next message is not sent ahead of it, and both go, in order, once it is due.
+pub async fn a_retrying_message_holds_up_its_conversation<S: SpoolStore>(store: S) {
+    let spool = Spool::new(store, config("a"));
+    let clock = FakeClock::at(1_000_000);
+    let ews = FakeEws::default();
+    ews.reply(503, "");
+    accept(&spool, "m1", "c1", &clock).await;
+    accept(&spool, "m2", "c1", &clock).await;
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 1, "m1 tried, m2 waits behind it");
+    assert_eq!(spool.store.get("m2").await.unwrap().unwrap().attempts, 0);
+    clock.advance(120_000);
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 2);
+    let order: Vec<String> = ews.requests.borrow().iter().map(|x| message_id(x)).collect();
+    assert_eq!(order, ["m1", "m1", "m2"]);
+}
+
+/// A gate one future waits at until another opens it (wakes the waiter; no polling, so it works
+/// on any executor, including the browser's, where IndexedDB runs between tasks).
+#[derive(Default)]
+pub struct Gate {
+    open: Cell<bool>,
+    waker: RefCell<Option<std::task::Waker>>,
+}
+impl Gate {
+    pub fn open(&self) {
+        self.open.set(true);
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+    }
+    pub fn wait(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if self.open.get() {
+                Poll::Ready(())
+            } else {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+}
+
+/// A transport whose one request opens `started`, then answers `reply` once `release` opens.
+pub struct Held<'a> {
+    pub started: &'a Gate,
+    pub release: &'a Gate,
+    pub reply: (u16, &'static str),
+}
+impl Transport for Held<'_> {
+    async fn post(&self, _: &Envelope) -> Result<TransportReply, TransportError> {
+        self.started.open();
+        self.release.wait().await;
+        Ok(TransportReply { status: self.reply.0, body: self.reply.1.to_string() })
+    }
+}
+
+/// Tab A's request outlives its lease; tab B (same sender) takes the message over. When A's
+/// answer finally arrives: a failure must not overwrite B's delivery, and a delivery is recorded
+/// even though B's attempt failed meanwhile (the mail went out).
+pub async fn a_late_answer_after_a_takeover<S: SpoolStore>(store: S) {
+    let lease = RetryPolicy::default().lease_ms;
+    for (late, takeover, expected_events) in [((503, ""), (200, SUCCESS), 0), ((200, SUCCESS), (503, ""), 1)] {
+        let a = Spool::new(&store, config("a"));
+        let b = Spool::new(&store, config("b"));
+        let clock = FakeClock::at(1_000_000);
+        let id = if late.0 == 503 { "late-failure" } else { "late-delivery" };
+        accept(&a, id, id, &clock).await;
+        let (started, release) = (Gate::default(), Gate::default());
+        let held = Held { started: &started, release: &release, reply: late };
+        let a_events = RefCell::new(Vec::new());
+        let record_a = |e: SpoolEvent| a_events.borrow_mut().push(e.name());
+        let a_round = a.process_due(&held, &clock, &record_a);
+        let b_round = async {
+            started.wait().await;
+            clock.advance(lease);
+            let ews = FakeEws::default();
+            ews.reply(takeover.0, takeover.1);
+            assert_eq!(b.process_due(&ews, &clock, &|_| {}).await.unwrap(), 1, "{id}: B took the message over");
+            release.open();
+        };
+        let (made, ()) = futures_util::future::join(a_round, b_round).await;
+        assert_eq!(made.unwrap(), 1);
+        let r = store.get(id).await.unwrap().unwrap();
+        assert_eq!((r.state, r.attempts), (State::Delivered, 2), "{id}");
+        let settled_by_a = a_events.borrow().iter().filter(|n| **n != "sending").count();
+        assert_eq!(settled_by_a, expected_events, "{id}: A's settle events {:?}", a_events.borrow());
+    }
+}
+
+/// Tab A's late failure arrives while tab B's takeover request is still in flight: A must leave
+/// B's claim alone (re-queuing it would let a third attempt race B's), and B's delivery settles.
+pub async fn a_late_failure_leaves_the_takeover_alone<S: SpoolStore>(store: S) {
+    let a = Spool::new(&store, config("a"));
+    let b = Spool::new(&store, config("b"));
+    let clock = FakeClock::at(1_000_000);
+    accept(&a, "m1", "c1", &clock).await;
+    let gates: [Gate; 5] = Default::default();
+    let [a_started, a_release, b_started, b_release, a_done] = &gates;
+    let held_a = Held { started: a_started, release: a_release, reply: (503, "") };
+    let held_b = Held { started: b_started, release: b_release, reply: (200, SUCCESS) };
+    let a_round = async {
+        let made = a.process_due(&held_a, &clock, &|_| {}).await;
+        a_done.open();
+        made
+    };
+    let b_round = async {
+        a_started.wait().await;
+        clock.advance(RetryPolicy::default().lease_ms);
+        b.process_due(&held_b, &clock, &|_| {}).await
+    };
+    let control = async {
+        b_started.wait().await;
+        a_release.open();
+        a_done.wait().await;
+        let r = store.get("m1").await.unwrap().unwrap();
+        assert_eq!((r.state, r.lease_owner.as_deref(), r.last_error), (State::Sending, Some("b"), None), "A's late 503 left B's claim alone");
+        b_release.open();
+    };
+    let (made_a, made_b, ()) = futures_util::future::join3(a_round, b_round, control).await;
+    assert_eq!((made_a.unwrap(), made_b.unwrap()), (1, 1));
+    let r = store.get("m1").await.unwrap().unwrap();
+    assert_eq!((r.state, r.attempts), (State::Delivered, 2));
+}
