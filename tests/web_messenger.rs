@@ -15,7 +15,9 @@ wasm_bindgen_test_configure!(run_in_browser);
 mod web_helpers;
 use web_helpers::*;
 
-/// A receipt is exactly what serde makes of the same `SendReceipt` (same fields, names, order).
+/// A receipt reads as a `SendReceipt` and writes back to the same text (no field missing or
+/// extra in either direction). The names themselves are pinned literally in web_trust.rs
+/// (`public_field_names_are_pinned`): this check alone would pass a renamed field.
 fn assert_receipt_shape(receipt: &JsValue) {
     let text = JSON::stringify(receipt).unwrap().as_string().unwrap();
     let parsed: SendReceipt = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
