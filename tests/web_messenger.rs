@@ -261,3 +261,27 @@ async fn record_missed_rejects_when_the_item_is_not_saved() {
         im.close();
     }
 }
+
+/// `open` prunes delivered records a week (KEEP_DELIVERED_MS) after delivery: until then a
+/// repeated send of the same id is recognised; a record delivered 7 days ago is gone after the
+/// next open, one delivered 6 days ago is kept.
+#[wasm_bindgen_test]
+async fn open_prunes_records_delivered_a_week_ago() {
+    const DAY: f64 = 24.0 * 3_600_000.0;
+    let db = unique_db("prune");
+    let ews = fake_ews("ok");
+    let (im, rec) = open_listening(config(&db, &ews, "")).await;
+    for id in ["week-old", "six-days-old"] {
+        send(&im, &offline_to(id, id, "x")).await.unwrap();
+        wait(&rec, "delivered", id, 3000).await;
+    }
+    im.close();
+    JsFuture::from(age_record(&db, "week-old", 7.0 * DAY)).await.unwrap();
+    JsFuture::from(age_record(&db, "six-days-old", 6.0 * DAY)).await.unwrap();
+    let im = open(config(&db, &ews, "")).await;
+    let again = send(&im, &offline_to("six-days-old", "six-days-old", "x")).await.unwrap();
+    assert_eq!(get(&again, "duplicate").as_bool(), Some(true), "kept 6 days after delivery: recognised");
+    let again = send(&im, &offline_to("week-old", "week-old", "x")).await.unwrap();
+    assert_eq!(get(&again, "duplicate").as_bool(), Some(false), "pruned at open 7 days after delivery: a new message");
+    im.close();
+}

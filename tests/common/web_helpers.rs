@@ -69,6 +69,20 @@ export async function waitForEvent(rec, type, id, timeoutMs) {
 
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
+// Moves the delivery time (settledAt) of record `id` in database `name` back by `ms`, as if it
+// had been delivered that long ago. Resolves with the record's new settledAt.
+export function ageRecord(name, id, ms) {
+  const req = (r) => new Promise((resolve, reject) => { r.onsuccess = () => resolve(r.result); r.onerror = () => reject(r.error); });
+  return req(indexedDB.open(name)).then(async (db) => {
+    const store = db.transaction("spool", "readwrite").objectStore("spool");
+    const r = await req(store.get(id));
+    r.settledAt -= ms;
+    await req(store.put(r));
+    db.close();
+    return r.settledAt;
+  });
+}
+
 // Hides navigator.locks (a browser without Web Locks) until restoreWebLocks().
 export function hideWebLocks() { Object.defineProperty(navigator, "locks", { value: undefined, configurable: true }); }
 export function restoreWebLocks() { delete navigator.locks; }
@@ -91,6 +105,8 @@ extern "C" {
     pub fn sleep(ms: u32) -> Promise;
     #[wasm_bindgen(js_name = countLockRequests)]
     pub fn count_lock_requests() -> JsValue;
+    #[wasm_bindgen(js_name = ageRecord)]
+    pub fn age_record(name: &str, id: &str, ms: f64) -> Promise;
     #[wasm_bindgen(js_name = hideWebLocks)]
     pub fn hide_web_locks();
     #[wasm_bindgen(js_name = restoreWebLocks)]
