@@ -6,7 +6,6 @@
 //! Messages for admins": not available when an `*.msi` file was used to install the client.
 
 use crate::error::{Error, Result};
-use std::cmp::Ordering;
 
 /// Minimum Click-to-Run build for offline IM.
 pub const MIN_BUILD: ClientBuild = ClientBuild([16, 0, 6701, 1000]);
@@ -35,11 +34,6 @@ impl ClientBuild {
             *slot = part.parse().map_err(|_| bad())?;
         }
         Ok(ClientBuild(out))
-    }
-
-    /// Numeric comparison (same as `Ord`).
-    pub fn compare(&self, other: &ClientBuild) -> Ordering {
-        self.cmp(other)
     }
 }
 
