@@ -247,7 +247,7 @@ fn bad_input_is_rejected_before_it_is_accepted() {
 
 /// A record of Tony's in a given state, stored directly (the engine's own paths are tested by
 /// the suite; this sets up the states `retry`, `discard` and the make-due calls act on).
-fn stored(spool: &Spool<MemoryStore>, id: &str, state: State, next_attempt_at: u64, lease_until: u64, last_error: Option<&str>) {
+fn stored<S: SpoolStore>(spool: &Spool<S>, id: &str, state: State, next_attempt_at: u64, lease_until: u64, last_error: Option<&str>) {
     let mut r = spool.new_record(new_message(id, id, "t"), 0).unwrap();
     r.state = state;
     r.next_attempt_at = next_attempt_at;
@@ -319,4 +319,40 @@ fn a_stored_record_is_sent_with_its_own_item_class() {
     assert!(spool.envelope(&r).unwrap().xml.contains("<t:ItemClass>IPM.Note</t:ItemClass>"));
     r.item_class = "IPM.Note.Microsoft.Missed".into();
     assert!(spool.envelope(&r).unwrap().xml.contains("<t:ItemClass>IPM.Note.Microsoft.Missed</t:ItemClass>"));
+}
+
+/// A store whose listing is a stale snapshot taken before another tab claimed a message (what
+/// `all()` followed by `update()` can see when two tabs share a database).
+struct StaleListing<'a>(&'a MemoryStore, Vec<SpoolRecord>);
+impl SpoolStore for StaleListing<'_> {
+    async fn get(&self, id: &str) -> offline_im::Result<Option<SpoolRecord>> {
+        self.0.get(id).await
+    }
+    async fn insert(&self, record: &SpoolRecord) -> offline_im::Result<Option<u64>> {
+        self.0.insert(record).await
+    }
+    async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> offline_im::Result<Option<SpoolRecord>> {
+        self.0.update(id, change).await
+    }
+    async fn delete(&self, id: &str) -> offline_im::Result<bool> {
+        self.0.delete(id).await
+    }
+    async fn all(&self, _: &str) -> offline_im::Result<Vec<SpoolRecord>> {
+        Ok(self.1.clone())
+    }
+}
+
+#[test]
+fn flush_decides_inside_the_update_not_from_a_stale_listing() {
+    let shared = MemoryStore::default();
+    let tony = Spool::new(&shared, config("a"));
+    stored(&tony, "m1", State::Queued, 10_000, 0, Some("NetworkError"));
+    let snapshot = block_on(shared.all(TONY)).unwrap();
+    // Another tab claims m1 after the snapshot was read.
+    block_on(shared.update("m1", &mut |r| machine::claim(r, TONY, "b", 10_000, &RetryPolicy::default()))).unwrap().unwrap();
+    let before = block_on(shared.get("m1")).unwrap().unwrap();
+    let stale = Spool::new(StaleListing(&shared, snapshot), config("a"));
+    block_on(stale.make_all_due(5_000)).unwrap();
+    block_on(stale.make_due_after_network_return(5_000)).unwrap();
+    assert_eq!(block_on(shared.get("m1")).unwrap().unwrap(), before, "the claimed message is left as the other tab wrote it");
 }
