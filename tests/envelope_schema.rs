@@ -87,6 +87,10 @@ fn impersonation_and_server_version() {
     let env = valid(&message("hi"), &o);
     assert_eq!(texts(&env.xml, T, "PrimarySmtpAddress"), ["tony@contoso.com"]);
     assert!(env.xml.contains(r#"Version="Exchange2016""#));
+    // Impersonation needs the X-AnchorMailbox header with the impersonated address (Microsoft:
+    // "you must always use the X-AnchorMailbox request header"); without it, no header.
+    assert_eq!(env.anchor_mailbox.as_deref(), Some("tony@contoso.com"));
+    assert_eq!(valid(&message("hi"), &EnvelopeOptions::default()).anchor_mailbox, None);
     let bad = EnvelopeOptions { server_version: Some("Exchange2099".into()), ..Default::default() };
     assert!(matches!(build_offline_message_envelope(&message("hi"), &bad), Err(Error::InvalidInput { field: "serverVersion", .. })));
     let bad = EnvelopeOptions { impersonate: Some("not an address".into()), ..Default::default() };

@@ -42,7 +42,9 @@ fn missed(s: &mut State, token: &'static str) -> offline_im::missed::MissedRepor
 fn request_shapes_are_schema_valid() {
     let h = Header { server_version: Some("Exchange2016"), impersonate: Some("ana@contoso.com") };
     for folder in MISSED_FOLDERS {
-        valid(find_missed_envelope(folder, 200, &h).unwrap());
+        let env = valid(find_missed_envelope(folder, 200, &h).unwrap());
+        assert_eq!(env.anchor_mailbox.as_deref(), Some("ana@contoso.com"), "X-AnchorMailbox with impersonation");
+        assert_eq!(find_missed_envelope(folder, 0, &Header::default()).unwrap().anchor_mailbox, None);
     }
     assert!(find_missed_envelope("drafts", 0, &h).is_err());
     let ids = vec!["AAMk=1".to_string(), "AAMk\"<2>".to_string()];

@@ -285,3 +285,17 @@ async fn open_prunes_records_delivered_a_week_ago() {
     assert_eq!(get(&again, "duplicate").as_bool(), Some(false), "pruned at open 7 days after delivery: a new message");
     im.close();
 }
+
+/// With `impersonate`, every request carries `X-AnchorMailbox` with the impersonated (sender's)
+/// address, as Microsoft requires with impersonation; without it, no such header.
+#[wasm_bindgen_test]
+async fn impersonation_sends_x_anchor_mailbox() {
+    for (extra, expected) in [(r#", "impersonate": true"#, Some("tony@contoso.com")), ("", None)] {
+        let ews = fake_ews("ok");
+        let (im, rec) = open_listening(config(&unique_db("anchor"), &ews, extra)).await;
+        send(&im, &offline_to("a1", "c", "x")).await.unwrap();
+        wait(&rec, "delivered", "a1", 3000).await;
+        assert_eq!(get(&ews, "headers.X-AnchorMailbox").as_string().as_deref(), expected, "{extra}");
+        im.close();
+    }
+}

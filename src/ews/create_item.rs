@@ -82,6 +82,12 @@ pub struct Envelope {
     pub soap_action: String,
     /// How many characters XML 1.0 cannot carry were replaced with U+FFFD (all fields together).
     pub replaced_characters: u32,
+    /// Value for the `X-AnchorMailbox` header: the impersonated mailbox's SMTP address, present
+    /// only when the request impersonates. Microsoft: "When using impersonation you must always
+    /// use the X-AnchorMailbox request header, which should be set to the SMTP address of the
+    /// impersonated mailbox" ("Authenticate an EWS application by using OAuth").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anchor_mailbox: Option<String>,
 }
 
 fn check_id(field: &'static str, id: &str) -> Result<()> {
@@ -211,5 +217,6 @@ pub fn build_offline_message_envelope(message: &OfflineMessage, options: &Envelo
         xml,
         soap_action: "http://schemas.microsoft.com/exchange/services/2006/messages/CreateItem".into(),
         replaced_characters: replaced,
+        anchor_mailbox: impersonate,
     })
 }

@@ -20,8 +20,8 @@ pub const MISSED_FOLDERS: [&str; 2] = ["inbox", "conversationhistory"];
 /// Most items asked for in one FindItem page or one GetItem / UpdateItem batch.
 pub const PAGE_SIZE: usize = 100;
 
-fn done(xml: String, op: &str, replaced: u32) -> Envelope {
-    Envelope { xml, soap_action: [ACTION, op].concat(), replaced_characters: replaced }
+fn done(xml: String, op: &str, replaced: u32, header: &Header) -> Envelope {
+    Envelope { xml, soap_action: [ACTION, op].concat(), replaced_characters: replaced, anchor_mailbox: header.impersonate.map(str::to_string) }
 }
 
 fn uri(w: &mut XmlWriter, field: &str) -> io::Result<()> {
@@ -101,7 +101,7 @@ pub fn find_missed_envelope(folder: &str, offset: usize, header: &Header) -> Res
         })?;
         Ok(())
     })?;
-    Ok(done(xml, "FindItem", 0))
+    Ok(done(xml, "FindItem", 0, header))
 }
 
 fn check_ids(ids: &[String]) -> Result<()> {
@@ -134,7 +134,7 @@ pub fn get_items_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
         })?;
         Ok(())
     })?;
-    Ok(done(xml, "GetItem", 0))
+    Ok(done(xml, "GetItem", 0, header))
 }
 
 /// UpdateItem setting `message:IsRead` to true on up to `PAGE_SIZE` items (SaveOnly, AlwaysOverwrite).
@@ -163,7 +163,7 @@ pub fn mark_read_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
         })?;
         Ok(())
     })?;
-    Ok(done(xml, "UpdateItem", 0))
+    Ok(done(xml, "UpdateItem", 0, header))
 }
 
 /// A missed message the user's own client records (DND / Presenting).
@@ -229,5 +229,5 @@ pub fn record_missed_envelope(m: &MissedMessage, header: &Header) -> Result<Enve
         })?;
         Ok(())
     })?;
-    Ok(done(xml, "CreateItem", replaced))
+    Ok(done(xml, "CreateItem", replaced, header))
 }

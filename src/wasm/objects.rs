@@ -14,7 +14,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/src/wasm/shell.js")]
 extern "C" {
     #[wasm_bindgen(js_name = envelopeObject)]
-    fn envelope_object(xml: &str, soap_action: &str, replaced_characters: u32) -> JsValue;
+    fn envelope_object(xml: &str, soap_action: &str, replaced_characters: u32, anchor_mailbox: Option<&str>) -> JsValue;
     #[wasm_bindgen(js_name = deliveredObject)]
     fn delivered_object(warning: bool) -> JsValue;
     #[wasm_bindgen(js_name = receiptObject)]
@@ -24,7 +24,7 @@ extern "C" {
 /// `Envelope` as a JS object: the XML crosses the boundary once, as a string, instead of being
 /// escaped into JSON and parsed again (the hot path of every send).
 pub(crate) fn envelope_to_js(envelope: &ews::Envelope) -> JsValue {
-    envelope_object(&envelope.xml, &envelope.soap_action, envelope.replaced_characters)
+    envelope_object(&envelope.xml, &envelope.soap_action, envelope.replaced_characters, envelope.anchor_mailbox.as_deref())
 }
 
 /// `EwsOutcome` as a JS object; the common `delivered` without a JSON round trip.

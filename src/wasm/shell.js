@@ -88,8 +88,8 @@ export function legacyDelete(db, id) {
 }
 
 // ---- objects (src/wasm/objects.rs) ----
-export function envelopeObject(xml, soapAction, replacedCharacters) {
-  return { xml, soapAction, replacedCharacters };
+export function envelopeObject(xml, soapAction, replacedCharacters, anchorMailbox) {
+  return anchorMailbox === undefined ? { xml, soapAction, replacedCharacters } : { xml, soapAction, replacedCharacters, anchorMailbox };
 }
 export function deliveredObject(warning) {
   return { kind: "delivered", responseClass: warning ? "Warning" : "Success" };

@@ -20,7 +20,11 @@ use web_sys::{AbortController, Headers, RequestInit, Response};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TRANSPORT_TS: &'static str = r#"
-/** What a custom `transport` receives: one EWS POST. `signal` aborts at `requestTimeoutMs`. */
+/**
+ * What a custom `transport` receives: one EWS POST. `signal` aborts at `requestTimeoutMs`.
+ * `headers`: `Content-Type`, `SOAPAction`, `Authorization` (with `getAccessToken`), and
+ * `X-AnchorMailbox` (the impersonated mailbox) when `impersonate` is on.
+ */
 export interface EwsRequest {
   url: string;
   method: "POST";
@@ -181,6 +185,9 @@ impl Transport for JsTransport {
         let headers: Object = Object::new();
         set(&headers, "Content-Type", &"text/xml; charset=utf-8".into());
         set(&headers, "SOAPAction", &envelope.soap_action.as_str().into());
+        if let Some(anchor) = &envelope.anchor_mailbox {
+            set(&headers, "X-AnchorMailbox", &anchor.as_str().into());
+        }
         if let Some(token) = token.as_deref() {
             set(&headers, "Authorization", &["Bearer ", token].concat().into());
         }
