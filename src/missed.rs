@@ -100,6 +100,12 @@ pub fn html_to_text(html: &str) -> String {
     out.trim_end().to_string()
 }
 
+/// A Text body as Exchange converts it (CRLF line ends, a final line break, no-break spaces
+/// where the HTML had `&nbsp;`) as the chat text: LF line ends, plain spaces, no trailing breaks.
+fn text_body(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\u{a0}', " ").trim_end().to_string()
+}
+
 /// The character `&...;` at the start of `s` stands for, and the reference's length in bytes.
 fn entity(s: &str) -> Option<(char, usize)> {
     let end = s.get(..12).unwrap_or(s).find(';')?;
@@ -153,7 +159,7 @@ pub fn group(items: Vec<ItemSummary>, since: Option<u64>) -> MissedReport {
             messages: Vec::new(),
         });
         let text = match item.body_type.as_deref() {
-            Some(t) if t.eq_ignore_ascii_case("text") => item.body.clone().unwrap_or_default(),
+            Some(t) if t.eq_ignore_ascii_case("text") => item.body.as_deref().map(text_body).unwrap_or_default(),
             _ => item.body.as_deref().map(html_to_text).unwrap_or_default(),
         };
         c.messages.push(MissedMessage { message_id, item_ids, subject: item.subject, text, received_at: item.received_at.unwrap_or(0) });

@@ -22,6 +22,11 @@ fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
+/// A line of the fixtures' HTML as Exchange's text conversion writes it.
+fn as_text(html: &str) -> String {
+    html.replace("&nbsp;", "\u{a0}").replace("&lt;", "<").replace("&gt;", ">").replace("&#x2014;", "\u{2014}").replace("&amp;", "&")
+}
+
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
     values.iter().fold(template.to_string(), |t, (k, v)| t.replace(&["{", k, "}"].concat(), v))
 }
@@ -48,12 +53,18 @@ struct Item {
 }
 
 impl Item {
-    fn xml(&self, with_body: bool) -> String {
-        let body = if with_body {
-            let html = fill(&fixture("exchange/body.html"), &[("line1", &self.lines.0), ("line2", &self.lines.1)]);
-            ["                <t:Body BodyType=\"HTML\" IsTruncated=\"false\">", &esc(&html), "</t:Body>\n"].concat()
-        } else {
-            String::new()
+    /// `body`: None (FindItem), or the BodyType asked for (`HTML` or `Text`).
+    fn xml(&self, body: Option<&str>) -> String {
+        let body = match body {
+            Some("Text") => {
+                let text = fill(&fixture("exchange/body.txt"), &[("line1", &as_text(&self.lines.0)), ("line2", &as_text(&self.lines.1))]);
+                ["                <t:Body BodyType=\"Text\" IsTruncated=\"false\">", &esc(&text), "</t:Body>\n"].concat()
+            }
+            Some(_) => {
+                let html = fill(&fixture("exchange/body.html"), &[("line1", &self.lines.0), ("line2", &self.lines.1)]);
+                ["                <t:Body BodyType=\"HTML\" IsTruncated=\"false\">", &esc(&html), "</t:Body>\n"].concat()
+            }
+            None => String::new(),
         };
         let template = fixture(if self.generic { "exchange/item.xml" } else { "exchange/message.xml" });
         fill(
@@ -102,7 +113,7 @@ impl Transport for Exchange {
             let mut folders = self.folders.borrow_mut();
             let items = &mut folders.iter_mut().find(|(f, _)| *f == folder).expect("a known folder").1;
             items.sort_by_key(|i| std::cmp::Reverse(i.received));
-            let page: Vec<String> = items.iter().skip(offset).take(max).map(|i| i.xml(false)).collect();
+            let page: Vec<String> = items.iter().skip(offset).take(max).map(|i| i.xml(None)).collect();
             let next = offset + page.len();
             let body = fill(
                 &fixture("exchange/finditem.xml"),
@@ -116,7 +127,7 @@ impl Transport for Exchange {
             return Ok(TransportReply { status: 200, body });
         }
         assert!(xml.contains("<m:GetItem"), "only FindItem and GetItem are expected: {xml}");
-        assert!(xml.contains("<t:BodyType>HTML</t:BodyType>"));
+        let body_type = if xml.contains("<t:BodyType>Text</t:BodyType>") { "Text" } else { "HTML" };
         let mut ids = Vec::new();
         let mut rest = xml.as_str();
         while let Some(id) = attr_after(rest, "<t:ItemId ", "Id") {
@@ -128,7 +139,7 @@ impl Transport for Exchange {
         let messages: Vec<String> = ids
             .iter()
             .map(|id| match folders.iter().flat_map(|(_, items)| items).find(|i| &i.id == id && !self.deleted.contains(id)) {
-                Some(i) => fill(&fixture("exchange/getitem-success.xml"), &[("item", &i.xml(true))]),
+                Some(i) => fill(&fixture("exchange/getitem-success.xml"), &[("item", &i.xml(Some(body_type)))]),
                 None => fixture("exchange/getitem-error.xml"),
             })
             .collect();
@@ -212,7 +223,7 @@ fn exchange_paging_duplicates_generic_items_and_rendered_bodies() {
     let mut copies = m0.item_ids.clone();
     copies.sort();
     assert_eq!((m0.message_id.as_str(), copies), ("m0", vec![tony(0).id, tony(1).id]), "both copies, to mark both seen");
-    assert_eq!(m0.text, "line one of 0 & more\n\u{2014} second line", "Exchange's CRLF, <div>s, &nbsp; and references");
+    assert_eq!(m0.text, "line one of 0 & more\n\u{2014} second line", "Exchange's Text body: CRLF, no-break spaces");
     assert_eq!(m0.received_at, T0);
     assert!(tony_c0.messages.windows(2).all(|w| w[0].received_at < w[1].received_at), "oldest first");
 
@@ -242,4 +253,19 @@ fn a_fault_on_a_later_page_is_an_error_not_a_short_list() {
     assert_eq!(err.code(), "EwsError");
     assert!(err.to_string().contains("ErrorServerBusy"), "{err}");
     assert!(ex.gets.borrow().is_empty(), "nothing fetched from a partial listing");
+}
+
+/// The module asks for Text bodies; a server that sends HTML anyway (Exchange-rendered: CRLF
+/// between tags, a charset meta, `&nbsp;`, `<div>` per line) still gives the same text.
+#[test]
+fn html_bodies_as_exchange_renders_them_become_the_same_text() {
+    let item = tony(7);
+    let reply = fill(&fixture("exchange/getitem.xml"), &[("messages", &fill(&fixture("exchange/getitem-success.xml"), &[("item", &item.xml(Some("HTML")))]))]);
+    let html = offline_im::ews::items::parse_items(200, &reply).unwrap();
+    assert_eq!(html.items[0].body_type.as_deref(), Some("HTML"));
+    let text = fill(&fixture("exchange/getitem.xml"), &[("messages", &fill(&fixture("exchange/getitem-success.xml"), &[("item", &item.xml(Some("Text")))]))]);
+    let text = offline_im::ews::items::parse_items(200, &text).unwrap();
+    let shown = |items| offline_im::missed::group(items, None).conversations[0].messages[0].text.clone();
+    assert_eq!(shown(html.items), "line one of 7 & more\n\u{2014} second line");
+    assert_eq!(shown(text.items), "line one of 7 & more\n\u{2014} second line");
 }

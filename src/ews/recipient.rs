@@ -50,7 +50,9 @@ fn shape(w: &mut XmlWriter, with_body: bool) -> io::Result<()> {
     w.create_element("m:ItemShape").write_inner_content(|w| {
         text_element(w, "t:BaseShape", "IdOnly")?;
         if with_body {
-            text_element(w, "t:BodyType", "HTML")?;
+            // Exchange converts the HTML body to text itself (BodyType reference: "Text"); the
+            // HTML fallback in `missed::html_to_text` covers a server that sends HTML anyway.
+            text_element(w, "t:BodyType", "Text")?;
         }
         w.create_element("t:AdditionalProperties").write_inner_content(|w| {
             for f in ["item:ItemClass", "item:Subject", "item:DateTimeReceived", "message:From", "message:IsRead"] {

@@ -4,6 +4,7 @@
 pub mod dom;
 pub mod faults;
 pub mod ops;
+pub mod shape;
 pub mod state;
 
 /// Parses a SOAP request and runs it for the user with `token`, as the HTTP handler does

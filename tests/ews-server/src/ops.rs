@@ -2,6 +2,7 @@
 //! (ResponseMessages / *ResponseMessage ResponseClass / ResponseCode) and written with quick-xml.
 
 use crate::dom::{El, M, SOAP, T};
+use crate::shape::{item_id, write_item, Shape};
 use crate::state::{org_of, Addr, Ext, Item, State, User, FOLDERS};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
@@ -126,62 +127,6 @@ fn respond(op: &str, messages: Vec<Msg>) -> String {
     })
 }
 
-fn item_id(w: &mut W, item: &Item) -> R {
-    w.create_element("t:ItemId").with_attributes([("Id", item.id.as_str()), ("ChangeKey", &format!("CQAAAB{}", item.change_key))]).write_empty()?;
-    Ok(())
-}
-
-fn mailbox(w: &mut W, a: &Addr) -> R {
-    w.create_element("t:Mailbox").write_inner_content(|w| {
-        text(w, "t:Name", &a.name)?;
-        text(w, "t:EmailAddress", &a.email)?;
-        text(w, "t:RoutingType", "SMTP")
-    })?;
-    Ok(())
-}
-
-fn write_item(w: &mut W, item: &Item, full: bool, wanted_ext: &[El]) -> R {
-    w.create_element("t:Message").write_inner_content(|w| {
-        item_id(w, item)?;
-        text(w, "t:ItemClass", &item.item_class)?;
-        text(w, "t:Subject", &item.subject)?;
-        if full {
-            w.create_element("t:Body").with_attribute(("BodyType", item.body_type.as_str())).write_text_content(BytesText::new(&item.body))?;
-        }
-        text(w, "t:DateTimeReceived", &iso(item.received_ms))?;
-        text(w, "t:IsDraft", if item.is_draft { "true" } else { "false" })?;
-        for e in item.extended.iter().filter(|e| full || wanted_ext.iter().any(|u| ext_matches(u, e))) {
-            w.create_element("t:ExtendedProperty").write_inner_content(|w| {
-                let mut uri = w.create_element("t:ExtendedFieldURI");
-                if let Some(s) = &e.property_set_id {
-                    uri = uri.with_attribute(("PropertySetId", s.as_str()));
-                }
-                if let Some(n) = &e.property_name {
-                    uri = uri.with_attribute(("PropertyName", n.as_str()));
-                }
-                if let Some(t) = &e.property_tag {
-                    uri = uri.with_attribute(("PropertyTag", t.as_str()));
-                }
-                uri.with_attribute(("PropertyType", e.property_type.as_str())).write_empty()?;
-                text(w, "t:Value", &e.value)
-            })?;
-        }
-        if full && !item.to.is_empty() {
-            w.create_element("t:ToRecipients").write_inner_content(|w| item.to.iter().try_for_each(|a| mailbox(w, a)))?;
-        }
-        if let Some(f) = &item.from {
-            w.create_element("t:From").write_inner_content(|w| mailbox(w, f))?;
-        }
-        text(w, "t:IsRead", if item.is_read { "true" } else { "false" })
-    })?;
-    Ok(())
-}
-
-fn ext_matches(uri: &El, e: &Ext) -> bool {
-    let same = |a: Option<&str>, b: &Option<String>| a.map(str::to_ascii_lowercase) == b.as_deref().map(str::to_ascii_lowercase);
-    same(uri.attr("PropertySetId"), &e.property_set_id) && same(uri.attr("PropertyName"), &e.property_name) && same(uri.attr("PropertyTag"), &e.property_tag)
-}
-
 fn addr(el: &El) -> Option<Addr> {
     let m = el.child(T, "Mailbox")?;
     Some(Addr { name: m.text_of(T, "Name").unwrap_or_default().to_string(), email: m.text_of(T, "EmailAddress")?.trim().to_string() })
@@ -285,8 +230,14 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
             item.folder = "inbox".into();
             // Across organisations the missed-conversation class is dropped: plain mail (seed [E]).
             let class_is_missed = item.item_class.eq_ignore_ascii_case(MISSED) || item.item_class.eq_ignore_ascii_case(SEED_MISSED);
-            if org_of(&a.email) != org_of(&user.email) && class_is_missed {
-                item.item_class = "IPM.Note".into();
+            if org_of(&a.email) != org_of(&user.email) {
+                if class_is_missed {
+                    item.item_class = "IPM.Note".into();
+                }
+                // Mail to another organisation crosses SMTP: MAPI named and tagged properties
+                // do not survive it (only what MIME headers carry does), so nothing across
+                // organisations may depend on them.
+                item.extended.clear();
             }
             state.items.push(item);
         }
@@ -339,10 +290,7 @@ fn find_item(state: &State, user: &User, op: &El) -> String {
     let view = op.child(M, "IndexedPageItemView");
     let max = view.and_then(|v| v.attr("MaxEntriesReturned")).and_then(|v| v.parse::<usize>().ok()).unwrap_or(usize::MAX);
     let offset = view.and_then(|v| v.attr("Offset")).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
-    let mut wanted = Vec::new();
-    if let Some(props) = op.path(&[(M, "ItemShape"), (T, "AdditionalProperties")]) {
-        wanted = props.children(T, "ExtendedFieldURI").cloned().collect();
-    }
+    let shape = Shape::parse(op.child(M, "ItemShape"), false);
     let mut messages = Vec::new();
     for f in folders {
         let id = f.attr("Id").unwrap_or("").to_ascii_lowercase();
@@ -367,12 +315,12 @@ fn find_item(state: &State, user: &User, op: &El) -> String {
         let total = hits.len();
         let page: Vec<Item> = hits.into_iter().skip(offset).take(max).collect();
         let next = offset + page.len();
-        let wanted = wanted.clone();
+        let shape = shape.clone();
         messages.push(Msg::Ok(Box::new(move |w: &mut W| {
             w.create_element("m:RootFolder")
                 .with_attributes([("IndexedPagingOffset", next.to_string().as_str()), ("TotalItemsInView", total.to_string().as_str()), ("IncludesLastItemInRange", if next >= total { "true" } else { "false" })])
                 .write_inner_content(|w| {
-                    w.create_element("t:Items").write_inner_content(|w| page.iter().try_for_each(|i| write_item(w, i, false, &wanted)))?;
+                    w.create_element("t:Items").write_inner_content(|w| page.iter().try_for_each(|i| write_item(w, i, &shape, &iso)))?;
                     Ok(())
                 })?;
             Ok(())
@@ -386,13 +334,14 @@ fn ids(op: &El) -> Vec<String> {
 }
 
 fn get_item(state: &State, user: &User, op: &El) -> String {
+    let shape = Shape::parse(op.child(M, "ItemShape"), true);
     let messages = ids(op)
         .into_iter()
         .map(|id| match state.items.iter().find(|i| i.id == id && i.mailbox == user.email) {
             Some(item) => {
-                let item = item.clone();
+                let (item, shape) = (item.clone(), shape.clone());
                 Msg::Ok(Box::new(move |w: &mut W| {
-                    w.create_element("m:Items").write_inner_content(|w| write_item(w, &item, true, &[]))?;
+                    w.create_element("m:Items").write_inner_content(|w| write_item(w, &item, &shape, &iso))?;
                     Ok(())
                 }))
             }

@@ -31,7 +31,7 @@ pub struct Ext {
     pub value: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Item {
     pub id: String,
@@ -48,6 +48,13 @@ pub struct Item {
     pub is_draft: bool,
     pub extended: Vec<Ext>,
     pub received_ms: u64,
+}
+
+impl Item {
+    /// The ChangeKey Exchange would give this version of the item.
+    pub fn change_key_text(&self) -> String {
+        ["CQAAAB", &self.change_key.to_string()].concat()
+    }
 }
 
 pub const FOLDERS: [&str; 5] = ["inbox", "conversationhistory", "drafts", "sentitems", "deleteditems"];

@@ -59,11 +59,15 @@ fn send_only_delivers_to_inbox_and_leaves_nothing_with_the_sender() {
 }
 
 #[test]
-fn federated_delivery_drops_the_missed_class_for_either_name() {
+fn federated_delivery_drops_the_missed_class_and_mapi_properties() {
     let mut s = State::new();
     call(&mut s, "tony-token", &create("SendOnly", None, "IPM.Note.Microsoft.Missed", "bob@fabrikam.com", "f1", None));
     call(&mut s, "bob-token", &create("SendOnly", None, "IM.Note.MissedConversation", "ana@contoso.com", "f2", None));
     assert!(s.items.iter().all(|i| i.item_class == "IPM.Note"), "{:?}", s.items.iter().map(|i| &i.item_class).collect::<Vec<_>>());
+    assert!(s.items.iter().all(|i| i.extended.is_empty()), "named properties do not cross SMTP between organisations");
+    // Inside one organisation they are kept.
+    call(&mut s, "tony-token", &create("SendOnly", None, "IPM.Note.Microsoft.Missed", "ana@contoso.com", "i1", None));
+    assert_eq!(s.items.last().unwrap().extended[0].value, "i1");
 }
 
 #[test]
@@ -124,4 +128,32 @@ fn find_get_update_delete() {
     // Another user cannot see Ana's items.
     let (_, reply) = call(&mut s, "tony-token", &find("inbox", "IPM.Note.Microsoft.Missed", 10, 0));
     assert!(reply.contains(r#"TotalItemsInView="0""#));
+}
+
+/// Items come back as Exchange shapes them (shape.rs): IdOnly gives only what is asked for,
+/// extended properties only when asked for even with AllProperties, the body per BodyType
+/// (re-rendered HTML or Exchange's text conversion), and a class outside IPM.Note as a t:Item.
+#[test]
+fn items_are_shaped_as_exchange_shapes_them() {
+    let mut s = State::new();
+    call(&mut s, "tony-token", &create("SendOnly", None, "IPM.Note.Microsoft.Missed", "ana@contoso.com", "m1", None));
+    call(&mut s, "ana-token", &create("SaveOnly", Some("conversationhistory"), "IM.Note.MissedConversation", "ana@contoso.com", "seed", Some("0")));
+    let (_, page) = call(&mut s, "ana-token", &find("inbox", "IPM.Note.Microsoft.Missed", 10, 0));
+    assert!(page.contains("<t:ItemClass>") && page.contains("<t:Value>m1</t:Value>"), "what was asked for: {page}");
+    for absent in ["<t:Subject>", "<t:IsRead>", "<t:From>", "<t:DateTimeReceived>", "<t:Body"] {
+        assert!(!page.contains(absent), "IdOnly returned {absent}: {page}");
+    }
+    let id = &ids_of(&page)[0];
+    let get = |shape: &str| format!(r#"<m:GetItem><m:ItemShape>{shape}</m:ItemShape><m:ItemIds><t:ItemId Id="{id}"/></m:ItemIds></m:GetItem>"#);
+    let (_, all) = call(&mut s, "ana-token", &get("<t:BaseShape>AllProperties</t:BaseShape>"));
+    assert!(all.contains("<t:IsRead>false</t:IsRead>") && all.contains("<t:Subject>hi m1</t:Subject>"));
+    assert!(!all.contains("ExtendedProperty"), "extended properties only when asked for: {all}");
+    assert!(all.contains(r#"<t:Body BodyType="HTML" IsTruncated="false">&lt;html&gt;"#) && all.contains("charset=utf-8") && all.contains("&lt;div&gt;hi&lt;/div&gt;"), "{all}");
+    let (_, text) = call(&mut s, "ana-token", &get("<t:BaseShape>IdOnly</t:BaseShape><t:BodyType>Text</t:BodyType><t:AdditionalProperties><t:FieldURI FieldURI=\"item:Body\"/></t:AdditionalProperties>"));
+    assert!(text.contains("<t:Body BodyType=\"Text\" IsTruncated=\"false\">hi&#13;\n</t:Body>"), "CRLF kept (the CR as a reference): {text}");
+    assert!(!text.contains("<t:Subject>"));
+
+    let seed_id = s.items.iter().find(|i| i.item_class == "IM.Note.MissedConversation").map(|i| i.id.clone()).unwrap();
+    let (_, seed) = call(&mut s, "ana-token", &format!(r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{seed_id}"/></m:ItemIds></m:GetItem>"#));
+    assert!(seed.contains("<t:Item>") && !seed.contains("<t:Message>") && !seed.contains("<t:IsRead>"), "a generic item: {seed}");
 }
