@@ -356,3 +356,41 @@ fn flush_decides_inside_the_update_not_from_a_stale_listing() {
     block_on(stale.make_due_after_network_return(5_000)).unwrap();
     assert_eq!(block_on(shared.get("m1")).unwrap().unwrap(), before, "the claimed message is left as the other tab wrote it");
 }
+
+#[test]
+fn settle_applies_only_to_a_message_being_sent_except_a_first_delivery() {
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let p = RetryPolicy::default();
+    let busy = outcome("ErrorServerBusy");
+    let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
+    for state in [State::Queued, State::Failed, State::Delivered] {
+        r.state = state;
+        assert_eq!(machine::settle(&mut r, &busy, 5, &p), None, "a retry does not touch a {state:?} record");
+        assert_eq!(r.state, state);
+    }
+    r.state = State::Delivered;
+    assert_eq!(machine::settle(&mut r, &Outcome::Delivered, 5, &p), None, "delivered once is enough");
+    r.state = State::Queued;
+    assert_eq!(machine::settle(&mut r, &Outcome::Delivered, 5, &p), Some(Settled::Delivered), "a late delivery is recorded");
+}
+
+#[test]
+fn expiry_needs_both_the_wall_age_and_the_wait_at_their_boundaries() {
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let p = RetryPolicy { max_age_ms: 1_000, ..RetryPolicy::default() };
+    let mut r = spool.new_record(new_message("m", "c", "t"), 5_000).unwrap();
+    r.waited_ms = 1_000;
+    assert!(!machine::expired(&r, 5_999, &p), "waited enough, but only 999 ms old");
+    assert!(machine::expired(&r, 6_000, &p), "exactly max_age_ms old and waited");
+    r.waited_ms = 999;
+    assert!(!machine::expired(&r, 60_000, &p), "old, but waited 999 ms");
+    r.waited_ms = 1_000;
+    assert!(machine::expired(&r, 4_000, &p), "created in the future (the clock went back): its wall age counts as reached");
+}
+
+#[test]
+fn sender_keys_drop_sip_and_smtp_prefixes_and_case() {
+    for a in ["tony@contoso.com", " Tony@Contoso.COM ", "sip:Tony@contoso.com", "SMTP:TONY@CONTOSO.COM", "smtp:tony@contoso.com"] {
+        assert_eq!(offline_im::spool::record::normalize_sender(a), "tony@contoso.com", "{a:?}");
+    }
+}
