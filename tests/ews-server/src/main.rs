@@ -67,6 +67,11 @@ async fn ews(Ax(app): Ax<App>, headers: HeaderMap, body: String) -> Response {
             }
         }
     }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if !ews_server::content_type_ok(content_type) {
+        let text = format!("Cannot process the message because the content type '{}' was not the expected type 'text/xml; charset=utf-8'.", content_type.unwrap_or(""));
+        return (StatusCode::UNSUPPORTED_MEDIA_TYPE, text).into_response();
+    }
     let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     let (status, reply) = app.with(|s, _| ews_server::handle(s, token, &body));
     if status == 401 {

@@ -257,11 +257,28 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
     (200, respond("CreateItem", messages))
 }
 
-fn field_value(item: &Item, uri: &str) -> Option<String> {
+/// An `xs:boolean` lexical value: `true`, `false`, `1` or `0`, surrounding white space allowed
+/// (XML Schema Part 2, 3.2.2).
+pub fn xs_boolean(text: &str) -> Option<bool> {
+    match text.trim() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// A property's value for a restriction: text, or a boolean.
+enum Value {
+    Text(String),
+    Bool(bool),
+}
+
+fn field_value(item: &Item, uri: &str) -> Option<Value> {
     match uri {
-        "item:ItemClass" => Some(item.item_class.clone()),
-        "message:IsRead" => Some(item.is_read.to_string()),
-        "item:Subject" => Some(item.subject.clone()),
+        "item:ItemClass" => Some(Value::Text(item.item_class.clone())),
+        "item:Subject" => Some(Value::Text(item.subject.clone())),
+        "message:IsRead" => Some(Value::Bool(item.is_read)),
+        "item:IsDraft" => Some(Value::Bool(item.is_draft)),
         _ => None,
     }
 }
@@ -276,8 +293,10 @@ fn matches(item: &Item, r: &El) -> Result<bool, String> {
         "IsEqualTo" | "IsNotEqualTo" => {
             let uri = r.child(T, "FieldURI").and_then(|f| f.attr("FieldURI")).ok_or("restriction without FieldURI")?;
             let constant = r.path(&[(T, "FieldURIOrConstant"), (T, "Constant")]).and_then(|c| c.attr("Value")).ok_or("restriction without Constant")?;
-            let value = field_value(item, uri).ok_or_else(|| format!("unsupported FieldURI {uri}"))?;
-            let eq = value.eq_ignore_ascii_case(constant);
+            let eq = match field_value(item, uri).ok_or_else(|| format!("unsupported FieldURI {uri}"))? {
+                Value::Text(v) => v.eq_ignore_ascii_case(constant),
+                Value::Bool(v) => v == xs_boolean(constant).ok_or_else(|| format!("{constant:?} is not a boolean for {uri}"))?,
+            };
             Ok(if r.name == "IsEqualTo" { eq } else { !eq })
         }
         other => Err(format!("unsupported restriction {other}")),
@@ -351,26 +370,53 @@ fn get_item(state: &State, user: &User, op: &El) -> String {
     respond("GetItem", messages)
 }
 
+/// UpdateItem as Exchange runs it ("UpdateItem operation", "ConflictResolution"): a stale
+/// ChangeKey with `NeverOverwrite` is `ErrorIrresolvableConflict`; with `AutoResolve` (the
+/// default) or `AlwaysOverwrite` the change is applied. `SetItemField` on `message:IsRead`
+/// (an xs:boolean) and `item:Subject` is applied; any other update is refused with
+/// `ErrorInvalidPropertyRequest` rather than reported as done. Each success carries the new
+/// ChangeKey and `ConflictResults` (clients read it).
 fn update_item(state: &mut State, user: &User, op: &El) -> String {
+    let resolution = op.attr("ConflictResolution").unwrap_or("AutoResolve");
     let mut messages = Vec::new();
     for change in op.child(M, "ItemChanges").map(|c| c.children(T, "ItemChange").collect::<Vec<_>>()).unwrap_or_default() {
-        let id = change.child(T, "ItemId").and_then(|i| i.attr("Id")).unwrap_or_default().to_string();
+        let item_id_el = change.child(T, "ItemId");
+        let id = item_id_el.and_then(|i| i.attr("Id")).unwrap_or_default().to_string();
         let Some(item) = state.items.iter_mut().find(|i| i.id == id && i.mailbox == user.email) else {
             messages.push(Msg::Err("ErrorItemNotFound", "The specified object was not found in the store.".into()));
             continue;
         };
-        for set in change.child(T, "Updates").map(|u| u.children(T, "SetItemField").collect::<Vec<_>>()).unwrap_or_default() {
-            if set.child(T, "FieldURI").and_then(|f| f.attr("FieldURI")) == Some("message:IsRead") {
-                item.is_read = set.path(&[(T, "Message"), (T, "IsRead")]).is_some_and(|v| v.text.trim() == "true");
-                item.change_key += 1;
+        let stale = item_id_el.and_then(|i| i.attr("ChangeKey")).is_some_and(|k| k != item.change_key_text());
+        if stale && resolution == "NeverOverwrite" {
+            messages.push(Msg::Err("ErrorIrresolvableConflict", "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.".into()));
+            continue;
+        }
+        let mut updated = item.clone();
+        let mut refused = None;
+        for update in change.child(T, "Updates").map(|u| u.children.iter().collect::<Vec<_>>()).unwrap_or_default() {
+            let uri = update.child(T, "FieldURI").and_then(|f| f.attr("FieldURI")).unwrap_or("");
+            let value = |name: &str| update.children.iter().find(|c| c.ns == T && matches!(c.name.as_str(), "Message" | "Item")).and_then(|c| c.child(T, name)).map(|v| v.text.clone());
+            match (update.name.as_str(), uri) {
+                ("SetItemField", "message:IsRead") => match value("IsRead").as_deref().and_then(xs_boolean) {
+                    Some(b) => updated.is_read = b,
+                    None => refused = Some(("ErrorInvalidValueForProperty", "IsRead is not an xs:boolean.".to_string())),
+                },
+                ("SetItemField", "item:Subject") => updated.subject = value("Subject").unwrap_or_default(),
+                (kind, uri) => refused = Some(("ErrorInvalidPropertyRequest", format!("{kind} of {uri} is not supported by this test server."))),
             }
         }
-        let updated = item.clone();
+        if let Some((code, text)) = refused {
+            messages.push(Msg::Err(code, text));
+            continue;
+        }
+        updated.change_key += 1;
+        *item = updated.clone();
         messages.push(Msg::Ok(Box::new(move |w: &mut W| {
             w.create_element("m:Items").write_inner_content(|w| {
                 w.create_element("t:Message").write_inner_content(|w| item_id(w, &updated))?;
                 Ok(())
             })?;
+            w.create_element("m:ConflictResults").write_inner_content(|w| text(w, "t:Count", if stale { "1" } else { "0" }))?;
             Ok(())
         })));
     }

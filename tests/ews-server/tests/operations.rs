@@ -157,3 +157,56 @@ fn items_are_shaped_as_exchange_shapes_them() {
     let (_, seed) = call(&mut s, "ana-token", &format!(r#"<m:GetItem><m:ItemShape><t:BaseShape>AllProperties</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="{seed_id}"/></m:ItemIds></m:GetItem>"#));
     assert!(seed.contains("<t:Item>") && !seed.contains("<t:Message>") && !seed.contains("<t:IsRead>"), "a generic item: {seed}");
 }
+
+/// xs:boolean has four spellings (true/false/1/0); restrictions and updates accept them all.
+#[test]
+fn booleans_are_xs_boolean() {
+    let mut s = State::new();
+    call(&mut s, "tony-token", &create("SendOnly", None, "IPM.Note.Microsoft.Missed", "ana@contoso.com", "b1", None));
+    let unread = |s: &mut State, constant: &str| call(s, "ana-token", &find("inbox", "IPM.Note.Microsoft.Missed", 10, 0).replace(r#"<t:Constant Value="false"/>"#, &format!(r#"<t:Constant Value="{constant}"/>"#))).1;
+    assert!(unread(&mut s, "0").contains(r#"TotalItemsInView="1""#));
+    assert!(unread(&mut s, "1").contains(r#"TotalItemsInView="0""#));
+    let id = s.items[0].id.clone();
+    let update = format!(r#"<m:UpdateItem MessageDisposition="SaveOnly" ConflictResolution="AlwaysOverwrite"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}"/><t:Updates><t:SetItemField><t:FieldURI FieldURI="message:IsRead"/><t:Message><t:IsRead> 1 </t:IsRead></t:Message></t:SetItemField></t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#);
+    call(&mut s, "ana-token", &update);
+    assert!(s.items[0].is_read, "IsRead 1 is true");
+    assert!(unread(&mut s, "true").contains(r#"TotalItemsInView="1""#));
+}
+
+/// UpdateItem: ConflictResults and the new ChangeKey in every success, a stale ChangeKey with
+/// NeverOverwrite refused, Subject applied, and an update the server cannot do refused rather
+/// than reported as done.
+#[test]
+fn update_item_as_exchange_runs_it() {
+    let mut s = State::new();
+    call(&mut s, "tony-token", &create("SendOnly", None, "IPM.Note.Microsoft.Missed", "ana@contoso.com", "u1", None));
+    let id = s.items[0].id.clone();
+    let update = |resolution: &str, key: &str, updates: &str| format!(r#"<m:UpdateItem MessageDisposition="SaveOnly" ConflictResolution="{resolution}"><m:ItemChanges><t:ItemChange><t:ItemId Id="{id}" ChangeKey="{key}"/><t:Updates>{updates}</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>"#);
+    let subject = r#"<t:SetItemField><t:FieldURI FieldURI="item:Subject"/><t:Message><t:Subject>new subject</t:Subject></t:Message></t:SetItemField>"#;
+    let (_, reply) = call(&mut s, "ana-token", &update("NeverOverwrite", "CQAAAB1", subject));
+    assert!(reply.contains(r#"ChangeKey="CQAAAB2""#) && reply.contains("<m:ConflictResults><t:Count>0</t:Count></m:ConflictResults>"), "{reply}");
+    assert_eq!(s.items[0].subject, "new subject");
+    let (_, reply) = call(&mut s, "ana-token", &update("NeverOverwrite", "CQAAAB1", subject));
+    assert!(reply.contains("ErrorIrresolvableConflict"), "stale key: {reply}");
+    let (_, reply) = call(&mut s, "ana-token", &update("AutoResolve", "CQAAAB1", subject));
+    assert!(reply.contains("<t:Count>1</t:Count>") && reply.contains(r#"ChangeKey="CQAAAB3""#), "{reply}");
+    let (_, reply) = call(&mut s, "ana-token", &update("AlwaysOverwrite", "CQAAAB3", r#"<t:DeleteItemField><t:FieldURI FieldURI="item:Subject"/></t:DeleteItemField>"#));
+    assert!(reply.contains("ErrorInvalidPropertyRequest"), "{reply}");
+    assert_eq!((s.items[0].subject.as_str(), s.items[0].change_key), ("new subject", 3), "nothing changed");
+}
+
+/// RequestServerVersion outside the schema's ExchangeVersionType is a schema validation fault
+/// (sent without the test's own schema check, which would reject it first).
+#[test]
+fn request_server_version_is_checked() {
+    let mut s = State::new();
+    let request = [HEAD, &create("SendOnly", None, "IPM.Note", "ana@contoso.com", "v1", None), TAIL].concat();
+    for (version, ok) in [("Exchange2013", true), ("Exchange2099", false), ("exchange2013", false)] {
+        let (status, reply) = handle(&mut s, "tony-token", &request.replace(r#"Version="Exchange2013""#, &format!(r#"Version="{version}""#)));
+        assert_eq!((status == 200, reply.contains("ErrorSchemaValidation")), (ok, !ok), "{version}: {reply}");
+    }
+    assert!(ews_server::content_type_ok(Some("text/xml; charset=utf-8")) && ews_server::content_type_ok(Some("Text/XML;Charset=UTF-8")));
+    for bad in [None, Some("application/soap+xml; charset=utf-8"), Some("text/xml"), Some("text/plain; charset=utf-8"), Some("text/xml; charset=iso-8859-1")] {
+        assert!(!ews_server::content_type_ok(bad), "{bad:?}");
+    }
+}

@@ -53,6 +53,16 @@ test("drop breaks the connection; slow delays the reply; a time window ends", as
   assert.equal(bad.status, 400);
 });
 
+test("EWS accepts only text/xml; charset=utf-8, as Exchange does (HTTP 415 otherwise)", async () => {
+  for (const type of ["application/soap+xml; charset=utf-8", "text/plain", "text/xml"]) {
+    const r = await fetch(EWS, { method: "POST", body: REQUEST, headers: { "Content-Type": type, Authorization: "Bearer tony-token" } });
+    assert.equal(r.status, 415, type);
+  }
+  assert.equal((await post()).status, 200);
+  const ana = await (await fetch(`${BASE}/_control/mailboxes/ana@contoso.com`)).json();
+  assert.equal(ana.items.length, 1, "only the well-typed request delivered");
+});
+
 test("mailbox view and the static page share one origin", async () => {
   assert.equal((await post()).status, 200);
   const ana = await (await fetch(`${BASE}/_control/mailboxes/ana@contoso.com`)).json();
