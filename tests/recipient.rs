@@ -218,3 +218,19 @@ fn grouping_rules() {
     assert_eq!(c.messages[3].text, "<b>x</b> &amp; y", "a Text body is shown as it is");
     assert_eq!(group(items, None).total, 5, "without since the old one counts too");
 }
+
+/// The module's impersonated send against the local server's impersonation model: the service
+/// account delivers as Tony (the envelope's anchorMailbox is the X-AnchorMailbox header); an
+/// account without ApplicationImpersonation is a permanent failure.
+#[test]
+fn impersonated_send_through_the_local_server() {
+    use offline_im::ews::{parse_ews_response, EwsOutcome};
+    let mut s = State::new();
+    let m = OfflineMessage { id: "imp-1".into(), conversation_id: None, to: MailboxAddress { email_address: "ana@contoso.com".into(), display_name: None }, text: "hi".into(), subject: None };
+    let env = build_offline_message_envelope(&m, &EnvelopeOptions { impersonate: Some("tony@contoso.com".into()), ..Default::default() }).unwrap();
+    let (status, body) = ews_server::handle_with(&mut s, "svc-token", env.anchor_mailbox.as_deref(), &env.xml);
+    assert_eq!(parse_ews_response(status, &body), EwsOutcome::Delivered { response_class: "Success".into() });
+    assert_eq!(s.items[0].from.as_ref().map(|f| f.email.as_str()), Some("tony@contoso.com"));
+    let (status, body) = ews_server::handle_with(&mut s, "sam-token", env.anchor_mailbox.as_deref(), &env.xml);
+    assert!(matches!(parse_ews_response(status, &body), EwsOutcome::PermanentFailure { ref code, .. } if code == "ErrorImpersonateUserDenied"));
+}

@@ -8,22 +8,56 @@ pub mod shape;
 pub mod state;
 
 /// Parses a SOAP request and runs it for the user with `token`, as the HTTP handler does
-/// (without fault injection). Returns (HTTP status, reply).
+/// (without fault injection and without an `X-AnchorMailbox` header). Returns (HTTP status, reply).
 pub fn handle(state: &mut state::State, token: &str, request: &str) -> (u16, String) {
-    let Some(user) = state.user_by_token(token).cloned() else {
+    handle_with(state, token, None, request)
+}
+
+/// [`handle`] with the request's `X-AnchorMailbox` header.
+pub fn handle_with(state: &mut state::State, token: &str, anchor_mailbox: Option<&str>, request: &str) -> (u16, String) {
+    let Some(caller) = state.user_by_token(token).cloned() else {
         return (401, String::new());
     };
-    match dom::parse(request) {
-        Ok(root) if root.ns == dom::SOAP && root.name == "Envelope" => match root.child(dom::SOAP, "Body") {
-            Some(body) => match check_server_version(&root) {
-                Ok(()) => ops::dispatch(state, &user, body),
-                Err(e) => (500, ops::fault("ErrorSchemaValidation", &e, None)),
-            },
-            None => (500, ops::fault("ErrorSchemaValidation", "The request failed schema validation: no SOAP Body.", None)),
-        },
-        Ok(_) => (500, ops::fault("ErrorSchemaValidation", "The request failed schema validation: the root element is not a SOAP 1.1 Envelope.", None)),
-        Err(e) => (500, ops::fault("ErrorSchemaValidation", &format!("The request failed schema validation: {e}"), None)),
+    let root = match dom::parse(request) {
+        Ok(root) if root.ns == dom::SOAP && root.name == "Envelope" => root,
+        Ok(_) => return (500, ops::fault("ErrorSchemaValidation", "The request failed schema validation: the root element is not a SOAP 1.1 Envelope.", None)),
+        Err(e) => return (500, ops::fault("ErrorSchemaValidation", &format!("The request failed schema validation: {e}"), None)),
+    };
+    let Some(body) = root.child(dom::SOAP, "Body") else {
+        return (500, ops::fault("ErrorSchemaValidation", "The request failed schema validation: no SOAP Body.", None));
+    };
+    if let Err(e) = check_server_version(&root) {
+        return (500, ops::fault("ErrorSchemaValidation", &e, None));
     }
+    match acting_user(state, &caller, &root, anchor_mailbox) {
+        Ok(user) => ops::dispatch(state, &user, body),
+        Err((code, text)) => (500, ops::fault(code, &text, None)),
+    }
+}
+
+/// Who the request acts as: the caller, or with `ExchangeImpersonation` the impersonated user.
+/// Modelled on "Impersonation and EWS in Exchange" and "Configure impersonation": only an
+/// account with the ApplicationImpersonation role may impersonate (`ErrorImpersonateUserDenied`
+/// otherwise), only users of its organisation, an unknown address is `ErrorNonExistentMailbox`;
+/// and "When using impersonation you must always use the X-AnchorMailbox request header, which
+/// should be set to the SMTP address of the impersonated mailbox" ("Authenticate an EWS
+/// application by using OAuth"): without it, or with another address, the request is refused
+/// (`ErrorInvalidRequest`; Microsoft documents the rule, not the code).
+fn acting_user(state: &state::State, caller: &state::User, root: &dom::El, anchor: Option<&str>) -> Result<state::User, (&'static str, String)> {
+    let Some(target) = root.path(&[(dom::SOAP, "Header"), (dom::T, "ExchangeImpersonation"), (dom::T, "ConnectingSID"), (dom::T, "PrimarySmtpAddress")]) else {
+        return Ok(caller.clone());
+    };
+    let target = target.text.trim();
+    if !caller.can_impersonate {
+        return Err(("ErrorImpersonateUserDenied", format!("The account does not have permission to impersonate the requested user {target}.")));
+    }
+    let Some(user) = state.user(target).filter(|u| state::org_of(&u.email) == state::org_of(&caller.email)) else {
+        return Err(("ErrorNonExistentMailbox", format!("The SMTP address {target} has no mailbox associated with it.")));
+    };
+    if !anchor.is_some_and(|a| a.trim().eq_ignore_ascii_case(target)) {
+        return Err(("ErrorInvalidRequest", format!("Impersonating {target} requires the X-AnchorMailbox header set to that address (got {:?}).", anchor.unwrap_or(""))));
+    }
+    Ok(user.clone())
 }
 
 /// `RequestServerVersion/@Version` must be one of the schema's `ExchangeVersionType` values

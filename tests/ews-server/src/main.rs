@@ -73,7 +73,8 @@ async fn ews(Ax(app): Ax<App>, headers: HeaderMap, body: String) -> Response {
         return (StatusCode::UNSUPPORTED_MEDIA_TYPE, text).into_response();
     }
     let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-    let (status, reply) = app.with(|s, _| ews_server::handle(s, token, &body));
+    let anchor = headers.get("x-anchormailbox").and_then(|v| v.to_str().ok());
+    let (status, reply) = app.with(|s, _| ews_server::handle_with(s, token, anchor, &body));
     if status == 401 {
         return unauthorized();
     }

@@ -215,6 +215,12 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
             })));
             continue;
         }
+        // Sending as someone else needs Send As on their mailbox, which no test user has
+        // ("ErrorSendAsDenied": the user does not have the right to send as the requested user).
+        if let Some(from) = m.child(T, "From").and_then(addr).filter(|f| !f.email.eq_ignore_ascii_case(&user.email)) {
+            messages.push(Msg::Err("ErrorSendAsDenied", format!("The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account {}.", from.email)));
+            continue;
+        }
         if to.is_empty() {
             messages.push(Msg::Err("ErrorInvalidRecipients", "At least one recipient isn't valid.".into()));
             continue;

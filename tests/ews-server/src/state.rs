@@ -1,5 +1,6 @@
 //! Mailboxes of the test users, in memory. Two organisations: contoso.com and the federated
-//! fabrikam.com. Each user authenticates with a fixed bearer token (`<local part>-token`).
+//! fabrikam.com. Each user authenticates with a fixed bearer token (`<local part>-token`). The
+//! service account svc-offline-im@contoso.com (`svc-token`) holds ApplicationImpersonation.
 
 use serde::Serialize;
 
@@ -9,6 +10,9 @@ pub struct User {
     pub email: String,
     pub name: String,
     pub token: String,
+    /// Holds the ApplicationImpersonation management role (may act as any user of its
+    /// organisation with ExchangeImpersonation).
+    pub can_impersonate: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -85,7 +89,8 @@ impl State {
             ("bob@fabrikam.com", "Bob Kelly"),
         ]
         .iter()
-        .map(|(email, name)| User { email: email.to_string(), name: name.to_string(), token: [email.split('@').next().unwrap_or(""), "-token"].concat() })
+        .map(|(email, name)| User { email: email.to_string(), name: name.to_string(), token: [email.split('@').next().unwrap_or(""), "-token"].concat(), can_impersonate: false })
+        .chain([User { email: "svc-offline-im@contoso.com".into(), name: "Offline IM service".into(), token: "svc-token".into(), can_impersonate: true }])
         .collect();
         State { users, items: Vec::new(), next_id: 1, requests: 0 }
     }

@@ -210,3 +210,30 @@ fn request_server_version_is_checked() {
         assert!(!ews_server::content_type_ok(bad), "{bad:?}");
     }
 }
+
+/// Impersonation: only an account with ApplicationImpersonation, only inside its organisation,
+/// and only with X-AnchorMailbox naming the impersonated mailbox; the mail is then from that user.
+#[test]
+fn impersonation_needs_the_right_and_the_anchor_mailbox() {
+    let mut s = State::new();
+    let request = [HEAD, &create("SendOnly", None, "IPM.Note.Microsoft.Missed", "ana@contoso.com", "i1", None), TAIL].concat();
+    let as_user = |who: &str| request.replace("</soap:Header>", &format!("<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{who}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></soap:Header>"));
+    validate(&as_user("tony@contoso.com"));
+    let (status, reply) = ews_server::handle_with(&mut s, "sam-token", Some("tony@contoso.com"), &as_user("tony@contoso.com"));
+    assert!(status == 500 && reply.contains("ErrorImpersonateUserDenied"), "{reply}");
+    let (_, reply) = ews_server::handle_with(&mut s, "svc-token", None, &as_user("tony@contoso.com"));
+    assert!(reply.contains("ErrorInvalidRequest") && reply.contains("X-AnchorMailbox"), "{reply}");
+    let (_, reply) = ews_server::handle_with(&mut s, "svc-token", Some("ana@contoso.com"), &as_user("tony@contoso.com"));
+    assert!(reply.contains("ErrorInvalidRequest"), "anchor of another mailbox: {reply}");
+    let (_, reply) = ews_server::handle_with(&mut s, "svc-token", Some("bob@fabrikam.com"), &as_user("bob@fabrikam.com"));
+    assert!(reply.contains("ErrorNonExistentMailbox"), "another organisation: {reply}");
+    assert!(s.items.is_empty(), "nothing delivered so far");
+    let (status, reply) = ews_server::handle_with(&mut s, "svc-token", Some("Tony@Contoso.com"), &as_user("tony@contoso.com"));
+    assert!(status == 200 && reply.contains("NoError"), "{reply}");
+    assert_eq!(s.items[0].from.as_ref().map(|f| f.email.as_str()), Some("tony@contoso.com"), "from the impersonated user, not the service account");
+    // Sending with another user's From is Send As, which nobody here has.
+    let spoofed = create("SendOnly", None, "IPM.Note", "ana@contoso.com", "i2", None).replace("<t:ToRecipients><t:Mailbox><t:EmailAddress>ana@contoso.com</t:EmailAddress></t:Mailbox></t:ToRecipients>", "<t:ToRecipients><t:Mailbox><t:EmailAddress>ana@contoso.com</t:EmailAddress></t:Mailbox></t:ToRecipients><t:From><t:Mailbox><t:EmailAddress>sam@contoso.com</t:EmailAddress></t:Mailbox></t:From>");
+    let (_, reply) = call(&mut s, "tony-token", &spoofed);
+    assert!(reply.contains("ErrorSendAsDenied"), "{reply}");
+    assert_eq!(s.items.len(), 1);
+}
