@@ -394,3 +394,14 @@ fn sender_keys_drop_sip_and_smtp_prefixes_and_case() {
         assert_eq!(offline_im::spool::record::normalize_sender(a), "tony@contoso.com", "{a:?}");
     }
 }
+
+#[test]
+fn the_next_wakeup_of_a_message_being_sent_is_its_lease_end() {
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let p = RetryPolicy::default();
+    let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
+    assert!(machine::claim(&mut r, TONY, "a", 1_000, &p));
+    assert_eq!(next_wakeup(std::slice::from_ref(&r), 2_000, &p), Some(1_000 + p.lease_ms), "another tab looks again when the lease ends");
+    r.state = State::Delivered;
+    assert_eq!(next_wakeup(&[r], 2_000, &p), None);
+}

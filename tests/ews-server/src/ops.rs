@@ -225,11 +225,33 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
             messages.push(Msg::Err("ErrorInvalidRecipients", "At least one recipient isn't valid.".into()));
             continue;
         }
-        if let Some(unknown) = to.iter().find(|a| state.user(&a.email).is_none()) {
-            messages.push(Msg::Err("ErrorInvalidRecipients", format!("The recipient {} has no mailbox on this server.", unknown.email)));
+        if let Some(bad) = to.iter().find(|a| !a.email.contains('@')) {
+            messages.push(Msg::Err("ErrorInvalidRecipients", format!("The recipient {} is not a valid SMTP address.", bad.email)));
             continue;
         }
-        for a in &to {
+        // Exchange accepts a message to an address nobody has and reports it later: transport
+        // drops a non-delivery report (class REPORT.IPM.Note.NDR, "Undeliverable: <subject>")
+        // into the sender's Inbox ("Non-delivery reports in Exchange Server"). The send itself
+        // succeeds: "delivered" means accepted by Exchange.
+        let (known, unknown): (Vec<&Addr>, Vec<&Addr>) = to.iter().partition(|a| state.user(&a.email).is_some());
+        for unknown in unknown {
+            let ndr = Item {
+                id: state.new_id(),
+                mailbox: user.email.clone(),
+                folder: "inbox".into(),
+                item_class: "REPORT.IPM.Note.NDR".into(),
+                subject: ["Undeliverable: ", &template.subject].concat(),
+                body: ["Your message to ", &unknown.email, " couldn't be delivered. ", &unknown.email, " wasn't found at ", &org_of(&unknown.email), ". Remote server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'"].concat(),
+                body_type: "Text".into(),
+                from: Some(Addr { name: "Microsoft Outlook".into(), email: ["MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@", &org_of(&user.email)].concat() }),
+                to: vec![Addr { name: user.name.clone(), email: user.email.clone() }],
+                received_ms: now_ms(),
+                change_key: 1,
+                ..Default::default()
+            };
+            state.items.push(ndr);
+        }
+        for a in known {
             let mut item = template.clone();
             item.id = state.new_id();
             item.mailbox = state.user(&a.email).map(|u| u.email.clone()).unwrap_or_default();

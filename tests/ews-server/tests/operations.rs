@@ -83,11 +83,17 @@ fn save_only_and_send_and_save_copy() {
 }
 
 #[test]
-fn unknown_recipient_and_malformed_requests() {
+fn unknown_recipients_get_an_ndr_and_malformed_requests_a_fault() {
     let mut s = State::new();
+    // Accepted, then a non-delivery report in the sender's Inbox (as Exchange transport does).
     let (status, reply) = call(&mut s, "tony-token", &create("SendOnly", None, "IPM.Note", "nobody@contoso.com", "x", None));
-    assert_eq!(status, 200);
-    assert!(reply.contains("ErrorInvalidRecipients"));
+    assert!(status == 200 && reply.contains("NoError"), "{reply}");
+    let ndr = s.items.iter().find(|i| i.item_class == "REPORT.IPM.Note.NDR").expect("an NDR");
+    assert_eq!((ndr.mailbox.as_str(), ndr.folder.as_str(), ndr.subject.as_str()), ("tony@contoso.com", "inbox", "Undeliverable: hi x"));
+    assert!(ndr.body.contains("nobody@contoso.com") && ndr.body.contains("5.1.10"));
+    assert_eq!(s.items.len(), 1, "nothing delivered to anyone else");
+    let (_, reply) = call(&mut s, "tony-token", &create("SendOnly", None, "IPM.Note", "not-an-address", "y", None));
+    assert!(reply.contains("ErrorInvalidRecipients"), "a malformed address is refused at once: {reply}");
     let (status, reply) = handle(&mut s, "tony-token", "<not xml");
     assert_eq!(status, 500);
     // shared/ews-schema/soap-envelope.xsd admits only EWS elements in the Body, so a soap:Fault
