@@ -4,6 +4,7 @@
 pub mod dom;
 pub mod faults;
 pub mod ops;
+pub mod schema;
 pub mod shape;
 pub mod state;
 
@@ -23,12 +24,12 @@ pub fn handle_with(state: &mut state::State, token: &str, anchor_mailbox: Option
         Ok(_) => return (500, ops::fault("ErrorSchemaValidation", "The request failed schema validation: the root element is not a SOAP 1.1 Envelope.", None)),
         Err(e) => return (500, ops::fault("ErrorSchemaValidation", &format!("The request failed schema validation: {e}"), None)),
     };
+    if let Err(e) = schema::check(request) {
+        return (500, ops::fault("ErrorSchemaValidation", &["The request failed schema validation: ", &e].concat(), None));
+    }
     let Some(body) = root.child(dom::SOAP, "Body") else {
         return (500, ops::fault("ErrorSchemaValidation", "The request failed schema validation: no SOAP Body.", None));
     };
-    if let Err(e) = check_server_version(&root) {
-        return (500, ops::fault("ErrorSchemaValidation", &e, None));
-    }
     match acting_user(state, &caller, &root, anchor_mailbox) {
         Ok(user) => ops::dispatch(state, &user, body),
         Err((code, text)) => (500, ops::fault(code, &text, None)),
@@ -58,21 +59,6 @@ fn acting_user(state: &state::State, caller: &state::User, root: &dom::El, ancho
         return Err(("ErrorInvalidRequest", format!("Impersonating {target} requires the X-AnchorMailbox header set to that address (got {:?}).", anchor.unwrap_or(""))));
     }
     Ok(user.clone())
-}
-
-/// `RequestServerVersion/@Version` must be one of the schema's `ExchangeVersionType` values
-/// (types.xsd); Exchange validates requests against its schema before running them, so anything
-/// else is `ErrorSchemaValidation`. An absent header is allowed (the schema makes it optional).
-fn check_server_version(root: &dom::El) -> Result<(), String> {
-    const VERSIONS: [&str; 16] = [
-        "Exchange2007", "Exchange2007_SP1", "Exchange2009", "Exchange2010", "Exchange2010_SP1", "Exchange2010_SP2", "Exchange2012", "Exchange2013",
-        "Exchange2013_SP1", "Exchange2015", "Exchange2016", "V2015_10_05", "V2016_01_06", "V2016_04_13", "V2016_07_13", "V2016_10_10",
-    ];
-    let Some(v) = root.path(&[(dom::SOAP, "Header"), (dom::T, "RequestServerVersion")]) else { return Ok(()) };
-    match v.attr("Version") {
-        Some(version) if VERSIONS.contains(&version) => Ok(()),
-        other => Err(format!("The request failed schema validation: The 'Version' attribute is invalid - The value '{}' is invalid according to its datatype 'ExchangeVersionType'.", other.unwrap_or(""))),
-    }
 }
 
 /// Whether a request's `Content-Type` is what EWS accepts: `text/xml` with charset UTF-8 (any

@@ -130,6 +130,10 @@ fn arg(name: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    if let Err(e) = ews_server::schema::ready() {
+        eprintln!("ews-server: {e} (set EWS_SCHEMA_DIR); every request is checked against it, so the server does not start without it");
+        std::process::exit(1);
+    }
     let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or(8787);
     let root = PathBuf::from(arg("--root").unwrap_or_else(|| ".".into()));
     let app = App(Arc::new(Mutex::new((State::new(), Faults::default()))));

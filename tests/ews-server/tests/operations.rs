@@ -243,3 +243,25 @@ fn impersonation_needs_the_right_and_the_anchor_mailbox() {
     assert!(reply.contains("ErrorSendAsDenied"), "{reply}");
     assert_eq!(s.items.len(), 1);
 }
+
+/// Requests Exchange's schema check refuses are refused here too, with ErrorSchemaValidation and
+/// libxml2's reason, before anything runs (sent without the test's own xmllint check).
+#[test]
+fn schema_invalid_requests_are_refused() {
+    let mut s = State::new();
+    let good = create("SendOnly", None, "IPM.Note", "ana@contoso.com", "s1", None);
+    let cases = [
+        ("BodyType=\"HTML\"", "BodyType=\"Markdown\"", "Markdown"),
+        ("PropertyType=\"String\"", "PropertyType=\"Strin\"", "Strin"),
+        ("<t:ItemClass>IPM.Note</t:ItemClass><t:Subject>hi s1</t:Subject>", "<t:Subject>hi s1</t:Subject><t:ItemClass>IPM.Note</t:ItemClass>", "ItemClass"),
+        ("<t:Subject>", "<t:Colour>red</t:Colour><t:Subject>", "Colour"),
+    ];
+    for (from, to, named) in cases {
+        let bad = [HEAD, &good.replacen(from, to, 1), TAIL].concat();
+        let (status, reply) = handle(&mut s, "tony-token", &bad);
+        assert!(status == 500 && reply.contains("ErrorSchemaValidation") && reply.contains(named), "{to}: {reply}");
+    }
+    assert!(s.items.is_empty(), "nothing ran");
+    let (status, _) = call(&mut s, "tony-token", &good);
+    assert_eq!((status, s.items.len()), (200, 1), "the valid request runs");
+}
