@@ -405,3 +405,16 @@ fn the_next_wakeup_of_a_message_being_sent_is_its_lease_end() {
     r.state = State::Delivered;
     assert_eq!(next_wakeup(&[r], 2_000, &p), None);
 }
+
+#[test]
+fn tokens_and_redaction() {
+    use offline_im::spool::transport::{check_token, redact, redact_bearer};
+    assert_eq!(check_token("eyJ0eXAi.abc def"), Ok(()), "visible ASCII and spaces");
+    assert_eq!(check_token("ab\r\nX-Injected: 1").unwrap_err(), "character \\u{d} at byte 2 is not allowed in a header");
+    assert!(check_token("tab\there").is_err() && check_token("é").is_err());
+    assert_eq!(redact_bearer("Authorization: Bearer abc.def, next"), "Authorization: Bearer [redacted], next");
+    assert_eq!(redact_bearer("bearer x1\nBearer y2;z BEARER q"), "bearer [redacted]\nBearer [redacted];z BEARER [redacted]", "any case, in the order they appear");
+    assert_eq!(redact_bearer("Bearer ;nothing to hide"), "Bearer ;nothing to hide", "no credential, nothing redacted");
+    assert_eq!(redact("token=s3cr3t and Bearer s3cr3t", Some("s3cr3t")), "token=[redacted] and Bearer [redacted]");
+    assert_eq!(redact("abc", Some("abc")), "abc", "secrets shorter than 4 bytes are not searched for");
+}

@@ -101,11 +101,13 @@ pub fn redact(text: &str, secret: Option<&str>) -> String {
 }
 
 /// Replaces every `Bearer <credential>` in `text` with `Bearer [redacted]` (an echoed
-/// Authorization header must never reach the spool or an event).
+/// Authorization header must never reach the spool or an event). The scheme name is matched in
+/// any case, as HTTP auth schemes are case-insensitive (RFC 9110 §11.1).
 pub fn redact_bearer(text: &str) -> String {
+    let lower = text.to_ascii_lowercase(); // same byte offsets as `text`
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find("Bearer ").or_else(|| rest.find("bearer ")) {
+    while let Some(i) = lower[text.len() - rest.len()..].find("bearer ") {
         out.push_str(&rest[..i + 7]);
         let after = &rest[i + 7..];
         let end = after.find(|c: char| c.is_whitespace() || "\"'<>,;&".contains(c)).unwrap_or(after.len());

@@ -481,6 +481,7 @@ pub async fn delivered_records_are_pruned_after_keep_ms<S: SpoolStore>(store: S)
         assert!(spool.store.get(id).await.unwrap().is_some(), "{id} kept");
     }
     assert_eq!(sam.prune(clock.now_ms(), WEEK).await.unwrap(), 1, "Sam's own prune removes Sam's");
+    assert!(spool.store.get("sams").await.unwrap().is_none());
     assert_eq!(ews.delivered_count("delivered"), 1);
 }
 
