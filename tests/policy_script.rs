@@ -128,3 +128,41 @@ fn error_code_and_display_for_javascript() {
     assert_eq!(e.code(), "PolicyScriptError");
     assert!(e.to_string().starts_with("policy script, line 1, column 7:"), "{e}");
 }
+
+/// What New-/Remove- do at each scope, as the Skype for Business cmdlets do: Global always
+/// exists (New is an error, Remove resets it), Site and Tag objects are created once and
+/// removed; removing a Tag policy drops only its own grants.
+#[test]
+fn new_and_remove_at_each_scope() {
+    let msg = |text: &str| script_error(text).2;
+    assert_eq!(msg("New-CsImConfiguration -Identity Global"), "ImConfiguration Global already exists");
+    assert_eq!(msg("New-CsClientPolicy -Identity Global"), "ClientPolicy Global already exists");
+    assert_eq!(msg("New-CsImConfiguration -Identity Site:A\nNew-CsImConfiguration -Identity site:a"), "ImConfiguration Site:a already exists");
+    assert_eq!(msg("Remove-CsImConfiguration -Identity Site:B"), "ImConfiguration Site:B does not exist (create it with New-CsImConfiguration)");
+    assert_eq!(msg("Remove-CsImConfiguration"), "this cmdlet needs -Identity", "only Set defaults to Global");
+    assert_eq!(msg("Remove-CsClientPolicy"), "this cmdlet needs -Identity");
+
+    let snap = parse_policy_script("Set-CsImConfiguration -EnableOfflineIM $True\nNew-CsImConfiguration -Identity Site:A -EnableOfflineIM $False\nRemove-CsImConfiguration -Identity Site:A\nRemove-CsImConfiguration -Identity Global").unwrap();
+    assert_eq!(snap.im_configurations, vec![ImConfiguration { identity: "Global".into(), enable_offline_im: None }], "Site:A removed; Global reset, not removed");
+    let snap = parse_policy_script("Set-CsClientPolicy -EnableIMAutoArchiving $False\nRemove-CsClientPolicy -Identity Global").unwrap();
+    assert_eq!(snap.client_policies, vec![ClientPolicy { identity: "Global".into(), enable_im_auto_archiving: None }]);
+
+    let snap = parse_policy_script("New-CsClientPolicy X\nNew-CsClientPolicy Y\nGrant-CsClientPolicy u1 X\nGrant-CsClientPolicy u2 Y\nGrant-CsClientPolicy u3 'Tag:X'\nRemove-CsClientPolicy -Identity x").unwrap();
+    let grants: Vec<(&str, Option<&str>)> = snap.client_policy_grants.iter().map(|g| (g.identity.as_str(), g.policy_name.as_deref())).collect();
+    assert_eq!(grants, [("u2", Some("Y"))], "X's grants (named X or Tag:X, any case) go; Y's stay");
+}
+
+/// Lines that only look like cmdlets: the stray-space hint only for `<Verb> -Cs<Noun>`; `Get-`
+/// alone is not a Get cmdlet.
+#[test]
+fn near_misses() {
+    let (_, _, message, hint) = script_error("Set -CsImConfiguration -EnableOfflineIM $True");
+    assert_eq!((message.as_str(), hint.as_deref()), ("`Set` is not a cmdlet", Some("remove the space: `Set-CsImConfiguration` (the seed's text has a stray space here)")));
+    for text in ["Set -Cs", "Set -Identity x", "Grant -Other"] {
+        let (_, _, message, hint) = script_error(text);
+        assert!(message.starts_with("unknown cmdlet"), "{text}: {message}");
+        assert_eq!(hint, None, "{text}");
+    }
+    assert!(script_error("Get-").2.starts_with("unknown cmdlet `Get-`"));
+    assert!(parse_policy_script("Get-CsImConfiguration\n$x = Get-CsClientPolicy").is_ok());
+}

@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for bad in ["", "16", "16.0.x.1", "16..1.1", "1.2.3.4.5", "-1.0", "99999999999.0", "16.0.6701.1000 beta"] {
+        for bad in ["", "16", "16.0.x.1", "16..1.1", "1.2.3.4.5", "-1.0", "16.+0", "16.0.6701.+1000", "99999999999.0", "16.0.6701.1000 beta"] {
             assert!(ClientBuild::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }
