@@ -3,7 +3,9 @@
 
 pub mod dom;
 pub mod faults;
+pub mod folders;
 pub mod ops;
+pub mod restriction;
 pub mod schema;
 pub mod shape;
 pub mod state;

@@ -3,7 +3,8 @@
 
 use crate::dom::{El, M, SOAP, T};
 use crate::shape::{item_id, write_item, Shape};
-use crate::state::{org_of, Addr, Ext, Item, State, User, FOLDERS};
+use crate::folders::{resolve, resolve_under};
+use crate::state::{org_of, Addr, Ext, Item, State, User};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 use std::io;
@@ -86,12 +87,12 @@ pub fn fault(code: &str, message: &str, back_off_ms: Option<u64>) -> String {
 }
 
 /// One response message of an operation.
-enum Msg {
+pub(crate) enum Msg {
     Ok(Box<dyn FnOnce(&mut W) -> R>),
     Err(&'static str, String),
 }
 
-fn respond(op: &str, messages: Vec<Msg>) -> String {
+pub(crate) fn respond(op: &str, messages: Vec<Msg>) -> String {
     let response = format!("m:{op}Response");
     let message = format!("m:{op}ResponseMessage");
     envelope(|w| {
@@ -132,11 +133,6 @@ fn addr(el: &El) -> Option<Addr> {
     Some(Addr { name: m.text_of(T, "Name").unwrap_or_default().to_string(), email: m.text_of(T, "EmailAddress")?.trim().to_string() })
 }
 
-fn folder_id(parent: Option<&El>) -> Option<String> {
-    let id = parent?.child(T, "DistinguishedFolderId")?.attr("Id")?.to_ascii_lowercase();
-    FOLDERS.contains(&id.as_str()).then_some(id)
-}
-
 /// The operation in the body, run for `user`. Returns (HTTP status, reply body).
 pub fn dispatch(state: &mut State, user: &User, body: &El) -> (u16, String) {
     let Some(op) = body.children.first().filter(|c| c.ns == M) else {
@@ -146,10 +142,39 @@ pub fn dispatch(state: &mut State, user: &User, body: &El) -> (u16, String) {
         "CreateItem" => create_item(state, user, op),
         "FindItem" => (200, find_item(state, user, op)),
         "GetItem" => (200, get_item(state, user, op)),
+        "GetFolder" => (200, crate::folders::get_folder(state, user, op)),
+        "ConvertId" => (200, convert_id(op)),
         "UpdateItem" => (200, update_item(state, user, op)),
         "DeleteItem" => (200, delete_item(state, user, op)),
         other => (500, fault("ErrorInvalidRequest", &format!("The operation {other} is not supported by this test server."), None)),
     }
+}
+
+/// A `PropertyTag` as the schema allows it: hex with `0x` (`0x001A`, `0x1a`) or decimal.
+fn property_tag(text: &str) -> Option<u32> {
+    let t = text.trim();
+    match t.get(..2) {
+        Some(p) if p.eq_ignore_ascii_case("0x") => u32::from_str_radix(&t[2..], 16).ok(),
+        _ => t.parse().ok(),
+    }
+}
+
+/// ConvertId: exchangelib probes the server's API version with a ConvertId of the id "DUMMY"
+/// and takes any ordinary reply as "this version works"; Exchange answers an id it cannot read
+/// with a per-id `ErrorInvalidIdMalformed` (HTTP 200), not a fault. Converting real ids between
+/// formats is not modelled: each is refused per id, never faked.
+fn convert_id(op: &El) -> String {
+    let messages = op
+        .child(M, "SourceIds")
+        .map(|s| s.children.iter().filter(|c| c.ns == T).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|id| match id.attr("Id") {
+            Some(i) if i.starts_with("AAMkAGI2-") || i.starts_with("AQMkF-") => Msg::Err("ErrorInvalidRequest", "Converting ids between formats is not supported by this test server.".into()),
+            _ => Msg::Err("ErrorInvalidIdMalformed", "Id is malformed.".into()),
+        })
+        .collect();
+    respond("ConvertId", messages)
 }
 
 fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
@@ -173,7 +198,7 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
                 value: e.text_of(T, "Value").unwrap_or_default().to_string(),
             });
         }
-        let flags = extended.iter().find(|e| e.property_tag.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("0x0E07"))).and_then(|e| e.value.parse::<i64>().ok());
+        let flags = extended.iter().find(|e| e.property_tag.as_deref().and_then(property_tag) == Some(0x0E07)).and_then(|e| e.value.parse::<i64>().ok());
         let to: Vec<Addr> = m.child(T, "ToRecipients").map(|r| r.children(T, "Mailbox").filter_map(|mb| Some(Addr { name: mb.text_of(T, "Name").unwrap_or_default().to_string(), email: mb.text_of(T, "EmailAddress")?.trim().to_string() })).collect()).unwrap_or_default();
         let body = m.child(T, "Body");
         let template = Item {
@@ -181,19 +206,28 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
             change_key: 1,
             mailbox: String::new(),
             folder: String::new(),
-            item_class: m.text_of(T, "ItemClass").unwrap_or("IPM.Note").trim().to_string(),
+            // PR_MESSAGE_CLASS (0x001A) set as an extended property is the item class too (MAPI;
+            // what exchangelib and Graph clients use to set a custom class).
+            item_class: extended
+                .iter()
+                .find(|e| e.property_tag.as_deref().and_then(property_tag) == Some(0x001A))
+                .map(|e| e.value.clone())
+                .or_else(|| m.text_of(T, "ItemClass").map(str::to_string))
+                .unwrap_or_else(|| "IPM.Note".into())
+                .trim()
+                .to_string(),
             subject: m.text_of(T, "Subject").unwrap_or_default().to_string(),
             body: body.map(|b| b.text.clone()).unwrap_or_default(),
             body_type: body.and_then(|b| b.attr("BodyType")).unwrap_or("Text").to_string(),
             from: Some(Addr { name: user.name.clone(), email: user.email.clone() }),
             to: to.clone(),
-            is_read: m.text_of(T, "IsRead").is_some_and(|v| v == "true"),
+            is_read: m.text_of(T, "IsRead").and_then(xs_boolean).unwrap_or(false),
             is_draft: false,
             extended,
             received_ms: now_ms(),
         };
         if disposition == "SaveOnly" {
-            let folder = folder_id(op.child(M, "SavedItemFolderId")).unwrap_or_else(|| "drafts".into());
+            let folder = resolve_under(op.child(M, "SavedItemFolderId"), user).unwrap_or("drafts").to_string();
             let mut item = template;
             item.id = state.new_id();
             item.mailbox = user.email.clone();
@@ -273,7 +307,7 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
             let mut copy = template;
             copy.id = state.new_id();
             copy.mailbox = user.email.clone();
-            copy.folder = folder_id(op.child(M, "SavedItemFolderId")).unwrap_or_else(|| "sentitems".into());
+            copy.folder = resolve_under(op.child(M, "SavedItemFolderId"), user).unwrap_or("sentitems").to_string();
             copy.is_read = true;
             state.items.push(copy);
         }
@@ -295,44 +329,39 @@ pub fn xs_boolean(text: &str) -> Option<bool> {
     }
 }
 
-/// A property's value for a restriction: text, or a boolean.
-enum Value {
-    Text(String),
-    Bool(bool),
-}
-
-fn field_value(item: &Item, uri: &str) -> Option<Value> {
-    match uri {
-        "item:ItemClass" => Some(Value::Text(item.item_class.clone())),
-        "item:Subject" => Some(Value::Text(item.subject.clone())),
-        "message:IsRead" => Some(Value::Bool(item.is_read)),
-        "item:IsDraft" => Some(Value::Bool(item.is_draft)),
-        _ => None,
-    }
-}
-
-/// Evaluates a restriction: IsEqualTo / IsNotEqualTo (FieldURI vs Constant), And, Or, Not.
-/// ItemClass compares case-insensitively, as Exchange does.
-fn matches(item: &Item, r: &El) -> Result<bool, String> {
-    match r.name.as_str() {
-        "And" => r.children.iter().try_fold(true, |acc, c| Ok(acc && matches(item, c)?)),
-        "Or" => r.children.iter().try_fold(false, |acc, c| Ok(acc || matches(item, c)?)),
-        "Not" => r.children.first().map(|c| matches(item, c).map(|b| !b)).unwrap_or(Ok(true)),
-        "IsEqualTo" | "IsNotEqualTo" => {
-            let uri = r.child(T, "FieldURI").and_then(|f| f.attr("FieldURI")).ok_or("restriction without FieldURI")?;
-            let constant = r.path(&[(T, "FieldURIOrConstant"), (T, "Constant")]).and_then(|c| c.attr("Value")).ok_or("restriction without Constant")?;
-            let eq = match field_value(item, uri).ok_or_else(|| format!("unsupported FieldURI {uri}"))? {
-                Value::Text(v) => v.eq_ignore_ascii_case(constant),
-                Value::Bool(v) => v == xs_boolean(constant).ok_or_else(|| format!("{constant:?} is not a boolean for {uri}"))?,
-            };
-            Ok(if r.name == "IsEqualTo" { eq } else { !eq })
+/// Orders FindItem results by `SortOrder` (each `FieldOrder` with `Order` Ascending or
+/// Descending, in priority order); without one, newest first (DateTimeReceived descending,
+/// Outlook's default view). Ties keep the order items were created in.
+fn sort(items: &mut [Item], order: Option<&El>) -> Result<(), String> {
+    let keys: Vec<(String, bool)> = match order {
+        Some(o) => o
+            .children(T, "FieldOrder")
+            .map(|f| Ok((f.child(T, "FieldURI").and_then(|u| u.attr("FieldURI")).ok_or("FieldOrder without FieldURI")?.to_string(), f.attr("Order") == Some("Descending"))))
+            .collect::<Result<_, String>>()?,
+        None => vec![("item:DateTimeReceived".into(), true)],
+    };
+    for (uri, _) in &keys {
+        if !matches!(uri.as_str(), "item:DateTimeReceived" | "item:Subject" | "item:ItemClass") {
+            return Err(format!("sorting by {uri} is not supported by this test server"));
         }
-        other => Err(format!("unsupported restriction {other}")),
     }
+    items.sort_by(|a, b| {
+        keys.iter().fold(std::cmp::Ordering::Equal, |acc, (uri, descending)| {
+            acc.then_with(|| {
+                let o = match uri.as_str() {
+                    "item:DateTimeReceived" => a.received_ms.cmp(&b.received_ms),
+                    "item:Subject" => a.subject.to_lowercase().cmp(&b.subject.to_lowercase()),
+                    _ => a.item_class.to_lowercase().cmp(&b.item_class.to_lowercase()),
+                };
+                if *descending { o.reverse() } else { o }
+            })
+        })
+    });
+    Ok(())
 }
 
 fn find_item(state: &State, user: &User, op: &El) -> String {
-    let folders: Vec<&El> = op.child(M, "ParentFolderIds").map(|p| p.children(T, "DistinguishedFolderId").collect()).unwrap_or_default();
+    let folders: Vec<&El> = op.child(M, "ParentFolderIds").map(|p| p.children.iter().filter(|c| c.ns == T).collect()).unwrap_or_default();
     let restriction = op.child(M, "Restriction").and_then(|r| r.children.first());
     let view = op.child(M, "IndexedPageItemView");
     let max = view.and_then(|v| v.attr("MaxEntriesReturned")).and_then(|v| v.parse::<usize>().ok()).unwrap_or(usize::MAX);
@@ -340,15 +369,14 @@ fn find_item(state: &State, user: &User, op: &El) -> String {
     let shape = Shape::parse(op.child(M, "ItemShape"), false);
     let mut messages = Vec::new();
     for f in folders {
-        let id = f.attr("Id").unwrap_or("").to_ascii_lowercase();
-        if !FOLDERS.contains(&id.as_str()) {
-            messages.push(Msg::Err("ErrorFolderNotFound", format!("The folder {id} does not exist.")));
+        let Some(id) = resolve(f, user) else {
+            messages.push(Msg::Err("ErrorFolderNotFound", format!("The folder {} does not exist in this mailbox.", f.attr("Id").unwrap_or(""))));
             continue;
-        }
+        };
         let mut hits = Vec::new();
         let mut error = None;
         for item in state.items.iter().filter(|i| i.mailbox == user.email && i.folder == id) {
-            match restriction.map(|r| matches(item, r)).unwrap_or(Ok(true)) {
+            match restriction.map(|r| crate::restriction::matches(item, r)).unwrap_or(Ok(true)) {
                 Ok(true) => hits.push(item.clone()),
                 Ok(false) => {}
                 Err(e) => error = Some(e),
@@ -358,7 +386,10 @@ fn find_item(state: &State, user: &User, op: &El) -> String {
             messages.push(Msg::Err("ErrorInvalidRestriction", e));
             continue;
         }
-        hits.sort_by(|a, b| b.received_ms.cmp(&a.received_ms).then(b.id.cmp(&a.id)));
+        if let Err(e) = sort(&mut hits, op.child(M, "SortOrder")) {
+            messages.push(Msg::Err("ErrorInvalidRequest", e));
+            continue;
+        }
         let total = hits.len();
         let page: Vec<Item> = hits.into_iter().skip(offset).take(max).collect();
         let next = offset + page.len();

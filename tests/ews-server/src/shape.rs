@@ -124,6 +124,11 @@ pub fn write_item(w: &mut W, item: &Item, shape: &Shape, iso: &dyn Fn(u64) -> St
             })?;
         }
         if message {
+            // Sender and From are the same mailbox unless someone sends on behalf of another,
+            // which the test server does not model.
+            if let Some(f) = item.from.as_ref().filter(|_| shape.has("message:Sender")) {
+                w.create_element("t:Sender").write_inner_content(|w| mailbox(w, f))?;
+            }
             if shape.has("message:ToRecipients") && !item.to.is_empty() {
                 w.create_element("t:ToRecipients").write_inner_content(|w| item.to.iter().try_for_each(|a| mailbox(w, a)))?;
             }

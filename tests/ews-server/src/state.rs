@@ -61,7 +61,6 @@ impl Item {
     }
 }
 
-pub const FOLDERS: [&str; 5] = ["inbox", "conversationhistory", "drafts", "sentitems", "deleteditems"];
 
 pub struct State {
     pub users: Vec<User>,

@@ -265,3 +265,36 @@ fn schema_invalid_requests_are_refused() {
     let (status, _) = call(&mut s, "tony-token", &good);
     assert_eq!((status, s.items.len()), (200, 1), "the valid request runs");
 }
+
+/// GetFolder by name and by the FolderId it returned, ConvertId's per-id error for a malformed
+/// id, SortOrder, and the restrictions exchangelib writes (Contains, IsGreaterThan, Exists,
+/// ExtendedFieldURI); every reply schema-valid.
+#[test]
+fn folders_convert_id_sorting_and_restrictions() {
+    let mut s = State::new();
+    for i in 0..3 {
+        call(&mut s, "tony-token", &create("SendOnly", None, "IPM.Note.Microsoft.Missed", "ana@contoso.com", &format!("r{i}"), None));
+    }
+    s.items[0].received_ms -= 5_000;
+    let shape = r#"<m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="folder:DisplayName"/><t:FieldURI FieldURI="folder:TotalCount"/><t:FieldURI FieldURI="folder:UnreadCount"/></t:AdditionalProperties></m:FolderShape>"#;
+    let (_, reply) = call(&mut s, "ana-token", &format!(r#"<m:GetFolder>{shape}<m:FolderIds><t:DistinguishedFolderId Id="inbox"/><t:DistinguishedFolderId Id="calendar"/></m:FolderIds></m:GetFolder>"#));
+    assert!(reply.contains("<t:DisplayName>Inbox</t:DisplayName><t:TotalCount>3</t:TotalCount><t:UnreadCount>3</t:UnreadCount>"), "{reply}");
+    assert!(reply.contains("ErrorFolderNotFound"), "no calendar here: {reply}");
+    let folder_id = reply.split("<t:FolderId Id=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
+    let by_id = |restriction: &str, order: &str| format!(r#"<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Subject"/></t:AdditionalProperties></m:ItemShape><m:Restriction>{restriction}</m:Restriction><m:SortOrder><t:FieldOrder Order="{order}"><t:FieldURI FieldURI="item:DateTimeReceived"/></t:FieldOrder></m:SortOrder><m:ParentFolderIds><t:FolderId Id="{folder_id}"/></m:ParentFolderIds></m:FindItem>"#);
+    let subjects = |reply: &str| reply.split("<t:Subject>").skip(1).map(|x| x.split('<').next().unwrap().to_string()).collect::<Vec<_>>();
+    let contains = r#"<t:Contains ContainmentMode="Substring" ContainmentComparison="IgnoreCase"><t:FieldURI FieldURI="item:Subject"/><t:Constant Value="HI R"/></t:Contains>"#;
+    assert_eq!(subjects(&call(&mut s, "ana-token", &by_id(contains, "Ascending")).1), ["hi r0", "hi r1", "hi r2"]);
+    assert_eq!(subjects(&call(&mut s, "ana-token", &by_id(contains, "Descending")).1), ["hi r2", "hi r1", "hi r0"]);
+    let newer = format!(r#"<t:IsGreaterThan><t:FieldURI FieldURI="item:DateTimeReceived"/><t:FieldURIOrConstant><t:Constant Value="{}"/></t:FieldURIOrConstant></t:IsGreaterThan>"#, "2000-01-01T00:00:00Z");
+    assert_eq!(subjects(&call(&mut s, "ana-token", &by_id(&newer, "Ascending")).1).len(), 3);
+    let ext = format!(r#"<t:IsEqualTo><t:ExtendedFieldURI PropertySetId="{SET}" PropertyName="OfflineImMessageId" PropertyType="String"/><t:FieldURIOrConstant><t:Constant Value="r1"/></t:FieldURIOrConstant></t:IsEqualTo>"#);
+    assert_eq!(subjects(&call(&mut s, "ana-token", &by_id(&ext, "Ascending")).1), ["hi r1"]);
+    let exists = r#"<t:Exists><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/></t:Exists>"#;
+    assert!(subjects(&call(&mut s, "ana-token", &by_id(exists, "Ascending")).1).is_empty(), "no item has PR_MESSAGE_FLAGS set by the sender");
+    // Tony cannot use Ana's folder id.
+    assert!(call(&mut s, "tony-token", &by_id(contains, "Ascending")).1.contains("ErrorFolderNotFound"));
+
+    let (status, reply) = call(&mut s, "ana-token", r#"<m:ConvertId DestinationFormat="EntryId"><m:SourceIds><t:AlternateId Id="DUMMY" Format="EwsId" Mailbox="DUMMY"/></m:SourceIds></m:ConvertId>"#);
+    assert!(status == 200 && reply.contains("ErrorInvalidIdMalformed"), "{reply}");
+}
