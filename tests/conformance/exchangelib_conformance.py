@@ -158,6 +158,16 @@ def _():
     assert [m.subject for m in ana.trash.all()] == ["trash me"]
 
 
+@check("ResolveNames: a unique name resolves to its mailbox; an unknown one to nothing")
+def _():
+    tony = account("tony@contoso.com")
+    assert tony.version.api_version == "Exchange2016"  # resolves the protocol's version first
+    [mailbox] = tony.protocol.resolve_names(["ana"])
+    assert (mailbox.name, mailbox.email_address) == ("Ana Lopez", "ana@contoso.com"), mailbox
+    [none] = tony.protocol.resolve_names(["nobody-here"])
+    assert type(none).__name__ == "ErrorNameResolutionNoResults", none  # how exchangelib reports it
+
+
 failed = 0
 for name, error in results:
     if error is None:

@@ -90,6 +90,9 @@ pub fn fault(code: &str, message: &str, back_off_ms: Option<u64>) -> String {
 pub(crate) enum Msg {
     Ok(Box<dyn FnOnce(&mut W) -> R>),
     Err(&'static str, String),
+    /// ResponseClass Warning: a code and text, and content all the same (ResolveNames with
+    /// several matches).
+    Warn(&'static str, String, Box<dyn FnOnce(&mut W) -> R>),
 }
 
 pub(crate) fn respond(op: &str, messages: Vec<Msg>) -> String {
@@ -103,6 +106,14 @@ pub(crate) fn respond(op: &str, messages: Vec<Msg>) -> String {
                         Msg::Ok(content) => {
                             w.create_element(message.as_str()).with_attribute(("ResponseClass", "Success")).write_inner_content(|w| {
                                 text(w, "m:ResponseCode", "NoError")?;
+                                content(w)
+                            })?;
+                        }
+                        Msg::Warn(code, text_, content) => {
+                            w.create_element(message.as_str()).with_attribute(("ResponseClass", "Warning")).write_inner_content(|w| {
+                                text(w, "m:MessageText", &text_)?;
+                                text(w, "m:ResponseCode", code)?;
+                                text(w, "m:DescriptiveLinkKey", "0")?;
                                 content(w)
                             })?;
                         }
@@ -144,10 +155,48 @@ pub fn dispatch(state: &mut State, user: &User, body: &El) -> (u16, String) {
         "GetItem" => (200, get_item(state, user, op)),
         "GetFolder" => (200, crate::folders::get_folder(state, user, op)),
         "ConvertId" => (200, convert_id(op)),
+        "ResolveNames" => (200, resolve_names(state, op)),
         "UpdateItem" => (200, update_item(state, user, op)),
         "DeleteItem" => (200, delete_item(state, user, op)),
         other => (500, fault("ErrorInvalidRequest", &format!("The operation {other} is not supported by this test server."), None)),
     }
+}
+
+/// ResolveNames ("ResolveNames operation"): ambiguous name resolution over the directory (the
+/// test users): an `smtp:` or `sip:` address matches exactly; otherwise an address or display
+/// name matches by prefix, word by word, case-insensitively. One match is Success; several are
+/// a Warning `ErrorNameResolutionMultipleResults` listing them (up to 100); none is
+/// `ErrorNameResolutionNoResults`. Contacts are not modelled (no `Contact` element).
+fn resolve_names(state: &State, op: &El) -> String {
+    let entry = op.text_of(M, "UnresolvedEntry").unwrap_or("").trim().to_lowercase();
+    let exact = entry.strip_prefix("smtp:").or_else(|| entry.strip_prefix("sip:"));
+    let hits: Vec<Addr> = state
+        .users
+        .iter()
+        .filter(|u| match exact {
+            Some(address) => u.email.eq_ignore_ascii_case(address),
+            None => !entry.is_empty() && (u.email.to_lowercase().starts_with(&entry) || u.name.to_lowercase().split_whitespace().any(|w| w.starts_with(&entry)) || u.name.to_lowercase().starts_with(&entry)),
+        })
+        .take(100)
+        .map(|u| Addr { name: u.name.clone(), email: u.email.clone() })
+        .collect();
+    let found = hits.len();
+    let set = move |w: &mut W| -> R {
+        let n = hits.len().to_string();
+        w.create_element("m:ResolutionSet").with_attributes([("TotalItemsInView", n.as_str()), ("IncludesLastItemInRange", "true")]).write_inner_content(|w| {
+            for a in &hits {
+                w.create_element("t:Resolution").write_inner_content(|w| crate::shape::mailbox(w, a))?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    };
+    let message = match found {
+        0 => Msg::Err("ErrorNameResolutionNoResults", "No results were found.".into()),
+        1 => Msg::Ok(Box::new(set)),
+        _ => Msg::Warn("ErrorNameResolutionMultipleResults", "Multiple results were found.".into(), Box::new(set)),
+    };
+    respond("ResolveNames", vec![message])
 }
 
 /// A `PropertyTag` as the schema allows it: hex with `0x` (`0x001A`, `0x1a`) or decimal.

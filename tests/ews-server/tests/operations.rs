@@ -298,3 +298,16 @@ fn folders_convert_id_sorting_and_restrictions() {
     let (status, reply) = call(&mut s, "ana-token", r#"<m:ConvertId DestinationFormat="EntryId"><m:SourceIds><t:AlternateId Id="DUMMY" Format="EwsId" Mailbox="DUMMY"/></m:SourceIds></m:ConvertId>"#);
     assert!(status == 200 && reply.contains("ErrorInvalidIdMalformed"), "{reply}");
 }
+
+/// ResolveNames: one match Success, several a Warning listing them, none an Error.
+#[test]
+fn resolve_names() {
+    let mut s = State::new();
+    let resolve = |s: &mut State, entry: &str| call(s, "tony-token", &format!(r#"<m:ResolveNames ReturnFullContactData="false"><m:UnresolvedEntry>{entry}</m:UnresolvedEntry></m:ResolveNames>"#)).1;
+    let one = resolve(&mut s, "ana");
+    assert!(one.contains(r#"ResponseClass="Success""#) && one.contains("<t:EmailAddress>ana@contoso.com</t:EmailAddress>"), "{one}");
+    assert!(resolve(&mut s, "SMTP:Tony@Contoso.com").contains("<t:Name>Tony Smith</t:Name>"));
+    let many = resolve(&mut s, "s");
+    assert!(many.contains(r#"ResponseClass="Warning""#) && many.contains("ErrorNameResolutionMultipleResults") && many.contains(r#"TotalItemsInView="3""#), "sam, svc-offline-im, Tony Smith: {many}");
+    assert!(resolve(&mut s, "zzz").contains("ErrorNameResolutionNoResults"));
+}
