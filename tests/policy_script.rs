@@ -166,3 +166,14 @@ fn near_misses() {
     assert!(script_error("Get-").2.starts_with("unknown cmdlet `Get-`"));
     assert!(parse_policy_script("Get-CsImConfiguration\n$x = Get-CsClientPolicy").is_ok());
 }
+
+/// PowerShell quoting: in double quotes a backtick escapes the next character and a doubled
+/// quote is one quote; in single quotes only the doubled quote.
+#[test]
+fn quoting_and_escapes() {
+    let snap = parse_policy_script("New-CsClientPolicy X\nGrant-CsClientPolicy -Identity \"Tony `\"T`\" Smith\" -PolicyName X\nGrant-CsClientPolicy \"A \"\"B\"\" C\" X\nGrant-CsClientPolicy 'O''Brien `x' X").unwrap();
+    let users: Vec<&str> = snap.client_policy_grants.iter().map(|g| g.identity.as_str()).collect();
+    assert_eq!(users, ["Tony \"T\" Smith", "A \"B\" C", "O'Brien `x"]);
+    let (line, column, message, _) = script_error("New-CsClientPolicy X\nGrant-CsClientPolicy \"ends with an escaped quote`\" X");
+    assert_eq!((line, column, message.as_str()), (2, 22, "unterminated string"));
+}
