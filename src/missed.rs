@@ -143,8 +143,9 @@ pub fn group(items: Vec<ItemSummary>, since: Option<u64>) -> MissedReport {
         let key = item.message_id.clone().filter(|m| !m.is_empty()).unwrap_or_else(|| ["item:", &item.item_id].concat());
         let entry = by_message.entry(key).or_insert_with(|| (item.clone(), Vec::new()));
         entry.1.push(item.item_id.clone());
+        // The earliest copy speaks for the message (its ids are all in `item_ids` anyway).
         if item.received_at < entry.0.received_at {
-            entry.0 = ItemSummary { item_id: entry.0.item_id.clone(), ..item };
+            entry.0 = item;
         }
     }
     let total = by_message.len();
