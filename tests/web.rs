@@ -106,10 +106,10 @@ fn parse_ews_response_outcomes() {
     assert_eq!(JSON::stringify(&o).unwrap(), r#"{"kind":"retry","code":"ErrorServerBusy","message":"busy","backOffMs":1500,"httpStatus":500}"#);
     // The fast path for `delivered`: the documented shape, written out.
     let ok = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="CLASS"><m:ResponseCode>NoError</m:ResponseCode></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>"#;
-    for class in ["Success", "Warning"] {
-        let o = parse_ews_response(JsValue::from_f64(200.0), JsValue::from_str(&ok.replace("CLASS", class))).unwrap();
-        assert_eq!(JSON::stringify(&o).unwrap(), format!(r#"{{"kind":"delivered","responseClass":"{class}"}}"#));
-    }
+    let o = parse_ews_response(JsValue::from_f64(200.0), JsValue::from_str(&ok.replace("CLASS", "Success"))).unwrap();
+    assert_eq!(JSON::stringify(&o).unwrap(), r#"{"kind":"delivered","responseClass":"Success"}"#);
+    let o = parse_ews_response(JsValue::from_f64(200.0), JsValue::from_str(&ok.replace("CLASS", "Warning"))).unwrap();
+    assert_eq!(get(&o, "kind").as_string().as_deref(), Some("retry"), "a Warning was not processed");
     let o = parse_ews_response(JsValue::from_f64(401.0), JsValue::from_str("")).unwrap();
     assert_eq!(get(&o, "kind").as_string().as_deref(), Some("authRequired"));
     assert_eq!(error_code(&parse_ews_response(JsValue::from_f64(200.5), JsValue::from_str("")).unwrap_err()), "InvalidInput");

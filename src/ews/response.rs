@@ -37,7 +37,9 @@ pub const PERMANENT_CODES: [&str; 27] = [
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum EwsOutcome {
-    /// `ResponseClass` Success (or Warning): Exchange accepted the message.
+    /// `ResponseClass` Success: Exchange accepted the message. (A `Warning` is not a delivery:
+    /// Microsoft, CreateItemResponseMessage: "Describes a request that was not processed";
+    /// it is classified by its ResponseCode, e.g. `ErrorBatchProcessingStopped`: retry.)
     Delivered { response_class: String },
     /// Try again; `back_off_ms` is Exchange's `BackOffMilliseconds` when it sent one.
     Retry {
@@ -151,7 +153,8 @@ fn read(body: &str) -> Option<Reply> {
                 match tag {
                     Tag::ResponseMessage => {
                         let class = attribute(&e, "ResponseClass").unwrap_or_default();
-                        in_error_message = class == "Error";
+                        // Error and Warning messages both carry the code that says what happened.
+                        in_error_message = class == "Error" || class == "Warning";
                         reply.response_classes.push(class);
                     }
                     Tag::Envelope => reply.envelope = true,
@@ -245,9 +248,12 @@ pub fn parse_ews_response(http_status: u16, body: &str) -> EwsOutcome {
                 return classify(code, message, back_off, http_status);
             }
         } else if http_status == 200 && !r.response_classes.is_empty() {
-            let class = if r.response_classes.iter().any(|c| c == "Warning") { "Warning" } else { "Success" };
-            if r.response_classes.iter().all(|c| c == "Success" || c == "Warning") {
-                return EwsOutcome::Delivered { response_class: class.into() };
+            if r.response_classes.iter().all(|c| c == "Success") {
+                return EwsOutcome::Delivered { response_class: "Success".into() };
+            }
+            if r.response_classes.iter().any(|c| c == "Warning") {
+                // Not processed (see EwsOutcome::Delivered); a warning without a code retries.
+                return EwsOutcome::Retry { code: "ResponseClassWarning".into(), message: "Exchange did not process the item (ResponseClass Warning)".into(), back_off_ms: back_off, http_status };
             }
         }
     }

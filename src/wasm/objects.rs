@@ -16,7 +16,7 @@ extern "C" {
     #[wasm_bindgen(js_name = envelopeObject)]
     fn envelope_object(xml: &str, soap_action: &str, replaced_characters: u32, anchor_mailbox: Option<&str>) -> JsValue;
     #[wasm_bindgen(js_name = deliveredObject)]
-    fn delivered_object(warning: bool) -> JsValue;
+    fn delivered_object() -> JsValue;
     #[wasm_bindgen(js_name = receiptObject)]
     fn receipt_object(id: &str, state: &str, decision: &JsValue, duplicate: bool, replaced_characters: u32) -> JsValue;
 }
@@ -30,8 +30,8 @@ pub(crate) fn envelope_to_js(envelope: &ews::Envelope) -> JsValue {
 /// `EwsOutcome` as a JS object; the common `delivered` without a JSON round trip.
 pub(crate) fn outcome_to_js(outcome: &ews::EwsOutcome) -> Result<JsValue, JsValue> {
     match outcome {
-        ews::EwsOutcome::Delivered { response_class } if response_class == "Success" || response_class == "Warning" => {
-            Ok(delivered_object(response_class == "Warning"))
+        ews::EwsOutcome::Delivered { response_class } if response_class == "Success" => {
+            Ok(delivered_object())
         }
         other => to_js(other),
     }

@@ -91,8 +91,8 @@ export function legacyDelete(db, id) {
 export function envelopeObject(xml, soapAction, replacedCharacters, anchorMailbox) {
   return anchorMailbox === undefined ? { xml, soapAction, replacedCharacters } : { xml, soapAction, replacedCharacters, anchorMailbox };
 }
-export function deliveredObject(warning) {
-  return { kind: "delivered", responseClass: warning ? "Warning" : "Success" };
+export function deliveredObject() {
+  return { kind: "delivered", responseClass: "Success" };
 }
 export function receiptObject(id, state, decision, duplicate, replacedCharacters) {
   return { id, state, decision: { ...decision, reasons: [...decision.reasons] }, duplicate, replacedCharacters };
