@@ -74,7 +74,7 @@ fn server_busy_response_message_carries_back_off() {
 /// are bounded by maxAttempts. "Fail": a verdict on the request, the recipient or the account
 /// that the same request cannot change.
 const DOCUMENTED: &[(&str, bool, &str)] = &[
-    // (code, retried, the reference's reason)
+    // (code, retried, the reference's reason); the password codes are authrequired (below)
     ("ErrorServerBusy", true, "the server is busy"),
     ("ErrorInternalServerTransientError", true, "internal error; try the request again later"),
     ("ErrorADUnavailable", true, "AD DS is unavailable; try again later"),
@@ -127,6 +127,12 @@ fn response_codes_are_classified_as_microsoft_documents_them() {
             other => panic!("{code}: {other:?}"),
         };
         assert_eq!(got, *retried, "{code} should {} ({why})", if *retried { "retry" } else { "fail" });
+    }
+    // "You must use a tool such as Outlook Web App to change your password": the user must act,
+    // so these ask for credentials (authrequired) instead of using up attempts or failing.
+    for code in ["ErrorPasswordExpired", "ErrorPasswordChangeRequired"] {
+        let o = parse_ews_response(500, &error_message(code));
+        assert!(matches!(&o, EwsOutcome::AuthRequired { code: c, http_status: 500, .. } if c == code), "{code}: {o:?}");
     }
     // Every code the module lists is pinned here, so neither list can drift unnoticed.
     for code in TRANSIENT_CODES.iter().chain(PERMANENT_CODES.iter()) {

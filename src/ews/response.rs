@@ -31,6 +31,12 @@ pub const PERMANENT_CODES: [&str; 27] = [
     "ErrorUnsupportedMimeConversion", "ErrorItemNotFound",
 ];
 
+/// Codes after which the user must act before anything can work: the password expired or must be
+/// changed first ("You must use a tool such as Outlook Web App to change your password", EWS
+/// ResponseCode reference). They are [`EwsOutcome::AuthRequired`]: retrying cannot help, and
+/// neither is the message at fault.
+pub const AUTH_CODES: [&str; 2] = ["ErrorPasswordExpired", "ErrorPasswordChangeRequired"];
+
 /// What a reply means for the message. JSON: `{ "kind": "delivered" | "retry" | "permanentFailure"
 /// | "authRequired", … }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,7 +203,9 @@ fn read(body: &str) -> Option<Reply> {
 }
 
 fn classify(code: String, message: String, back_off_ms: Option<u64>, http_status: u16) -> EwsOutcome {
-    if PERMANENT_CODES.contains(&code.as_str()) {
+    if AUTH_CODES.contains(&code.as_str()) {
+        EwsOutcome::AuthRequired { http_status, code, message }
+    } else if PERMANENT_CODES.contains(&code.as_str()) {
         EwsOutcome::PermanentFailure { code, message, http_status }
     } else {
         // Transient and unknown codes both retry (with backoff, up to the attempt limit).
