@@ -71,4 +71,29 @@ mod tests {
             assert_eq!(from_iso(bad), None, "{bad}");
         }
     }
+
+    /// Century and era boundaries of the civil-date algorithm (eras start on 1 March 2000, 2400…),
+    /// checked against Python's datetime.
+    #[test]
+    fn century_and_era_boundaries() {
+        for (ms, text) in [
+            (946_684_799_000u64, "1999-12-31T23:59:59Z"),
+            (4_107_542_400_000, "2100-03-01T00:00:00Z"),
+            (7_289_568_000_000, "2200-12-31T00:00:00Z"),
+            (13_574_608_496_000, "2400-02-29T12:34:56Z"),
+        ] {
+            assert_eq!(to_iso(ms), text);
+            assert_eq!(from_iso(text), Some(ms), "{text}");
+        }
+    }
+
+    /// Each field's range on its own, and the separators at their places.
+    #[test]
+    fn field_ranges_and_separators() {
+        assert_eq!(from_iso("2026-11-25T06:36:24"), from_iso("2026-11-25T06:36:24Z"), "no zone is UTC; 19 characters suffice");
+        assert_eq!(from_iso("2026-11-25T23:59:60Z").map(|v| v % 1000), Some(0), "a leap second");
+        for bad in ["2026-11-25T24:00:00Z", "2026-11-25T06:60:00Z", "2026-11-25T06:36:61Z", "2026-11-32T06:36:24Z", "2026-11-00T06:36:24Z", "2026-00-25T06:36:24Z", "2026x11-25T06:36:24Z", "2026-11x25T06:36:24Z", "2026-11-25T06:36:2"] {
+            assert_eq!(from_iso(bad), None, "{bad}");
+        }
+    }
 }
