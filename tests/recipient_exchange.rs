@@ -269,3 +269,40 @@ fn html_bodies_as_exchange_renders_them_become_the_same_text() {
     assert_eq!(shown(html.items), "line one of 7 & more\n\u{2014} second line");
     assert_eq!(shown(text.items), "line one of 7 & more\n\u{2014} second line");
 }
+
+/// parse_items takes from an item only what is the item's own: recipients' names are not the
+/// sender's, a same-named property of another property set is not ours, an attached item does
+/// not end or overwrite the outer one; IsRead is an xs:boolean; CDATA and references are text;
+/// paging attributes default as Exchange documents them; per-item errors are collected.
+#[test]
+fn parse_items_reads_only_what_belongs_to_the_item() {
+    use offline_im::ews::items::parse_items;
+    let message = r#"<t:Message>
+      <t:ItemId Id="outer" ChangeKey="ck1"/>
+      <t:ItemClass>IPM.Note.Microsoft.Missed</t:ItemClass>
+      <t:Subject><![CDATA[a <b> ]]>&amp; c</t:Subject>
+      <t:Attachments><t:ItemAttachment><t:Name>fwd</t:Name><t:Message><t:ItemId Id="inner"/><t:ItemClass>IPM.Note</t:ItemClass><t:Subject>inner subject</t:Subject><t:IsRead>true</t:IsRead></t:Message></t:ItemAttachment></t:Attachments>
+      <t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="00020329-0000-0000-C000-000000000046" PropertyName="OfflineImMessageId" PropertyType="String"/><t:Value>not ours</t:Value></t:ExtendedProperty>
+      <t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="6B2B3C54-5E0F-4C1C-9A3E-0FF11E1E0A1D" PropertyName="OfflineImMessageId" PropertyType="String"/><t:Value>ours</t:Value></t:ExtendedProperty>
+      <t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/><t:Value>1</t:Value></t:ExtendedProperty>
+      <t:ToRecipients><t:Mailbox><t:Name>Ana Lopez</t:Name><t:EmailAddress>ana@contoso.com</t:EmailAddress></t:Mailbox></t:ToRecipients>
+      <t:From><t:Mailbox><t:Name>Tony Smith</t:Name><t:EmailAddress> tony@contoso.com </t:EmailAddress></t:Mailbox></t:From>
+      <t:IsRead>1</t:IsRead>
+    </t:Message>"#;
+    let reply = fill(&fixture("exchange/getitem.xml"), &[("messages", &[fill(&fixture("exchange/getitem-success.xml"), &[("item", message)]), fixture("exchange/getitem-error.xml")].concat())]);
+    let r = parse_items(200, &reply).unwrap();
+    assert_eq!((r.items.len(), r.errors.as_slice()), (1, ["ErrorItemNotFound".to_string()].as_slice()), "one item, one per-item error");
+    let i = &r.items[0];
+    assert_eq!((i.item_id.as_str(), i.change_key.as_str(), i.item_class.as_str()), ("outer", "ck1", "IPM.Note.Microsoft.Missed"), "the attachment did not overwrite the item");
+    assert_eq!(i.subject, "a <b> & c");
+    assert_eq!(i.message_id.as_deref(), Some("ours"), "only our property set's OfflineImMessageId");
+    assert_eq!((i.from_name.as_deref(), i.from_email.as_deref()), (Some("Tony Smith"), Some("tony@contoso.com")), "From, not a recipient");
+    assert_eq!(i.is_read, Some(true), "xs:boolean 1");
+    assert_eq!((r.includes_last, r.next_offset), (true, None), "no RootFolder: nothing more to page");
+
+    let page = |attrs: &str| fill(&fixture("exchange/finditem.xml"), &[("items", "")]).replace(r#"IndexedPagingOffset="{next}" TotalItemsInView="{total}" IncludesLastItemInRange="{last}""#, attrs);
+    let r = parse_items(200, &page(r#"IndexedPagingOffset="200" TotalItemsInView="250" IncludesLastItemInRange="false""#)).unwrap();
+    assert_eq!((r.includes_last, r.next_offset), (false, Some(200)));
+    let r = parse_items(200, &page(r#"TotalItemsInView="0""#)).unwrap();
+    assert_eq!((r.includes_last, r.next_offset), (true, None), "IncludesLastItemInRange absent means true");
+}

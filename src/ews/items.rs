@@ -3,7 +3,7 @@
 
 use super::datetime::from_iso;
 use super::response::parse_ews_response;
-use super::{push_reference, EwsOutcome, NS_MESSAGES, NS_TYPES, PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID};
+use super::{push_reference, EwsOutcome, NS_MESSAGES, NS_TYPES, PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
@@ -68,6 +68,8 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
     let mut text = String::new();
     let mut ext_name: Option<String> = None;
     let mut in_error = false;
+    // Depth of the open item element: an item nested in it (an attachment) does not end it.
+    let mut item_depth = 0;
     loop {
         let Ok((ns, event)) = reader.read_resolved_event() else { return Err(outcome) };
         let ns_t = matches!(ns, ResolveResult::Bound(n) if n.0 == NS_TYPES);
@@ -83,17 +85,22 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
                     reply.includes_last = attr("IncludesLastItemInRange").as_deref() != Some("false");
                     reply.next_offset = attr("IndexedPagingOffset").and_then(|v| v.parse().ok());
                 }
-                if ns_t && is_item(&name) && current.is_none() {
+                if ns_t && is_item(&name) && current.is_none() && matches!(event, Event::Start(_)) {
                     current = Some(ItemSummary::default());
+                    item_depth = path.len();
                 }
+                // Properties are the outer item's own only as its direct children (not an
+                // attached item's).
+                let depth = path.len().wrapping_sub(item_depth); // 1: child, 2: grandchild
                 if let Some(item) = current.as_mut() {
-                    match (ns_t, name.as_str()) {
-                        (true, "ItemId") => {
+                    match (ns_t, name.as_str(), depth) {
+                        (true, "ItemId", 1) => {
                             item.item_id = attr("Id").unwrap_or_default();
                             item.change_key = attr("ChangeKey").unwrap_or_default();
                         }
-                        (true, "Body") => item.body_type = attr("BodyType"),
-                        (true, "ExtendedFieldURI") => ext_name = attr("PropertyName"),
+                        (true, "Body", 1) => item.body_type = attr("BodyType"),
+                        // Only our property set: a same-named property of another set is not ours.
+                        (true, "ExtendedFieldURI", 2) => ext_name = attr("PropertyName").filter(|_| attr("PropertySetId").is_some_and(|s| s.eq_ignore_ascii_case(PROPERTY_SET_ID))),
                         _ => {}
                     }
                 }
@@ -112,22 +119,27 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
                 if ews && name == "ResponseCode" && in_error {
                     reply.errors.push(value.trim().to_string());
                 }
+                // After the pop, `path` ends with the element's parent: depth item_depth + 1 means
+                // a direct child of the outer item, + 2 a grandchild (in From, ExtendedProperty).
+                let child = path.len() == item_depth + 1;
+                let grandchild_of = |p: &str| path.len() == item_depth + 2 && parent == Some(p);
+                let in_from = path.len() == item_depth + 3 && path.get(item_depth + 1).is_some_and(|(_, n)| n == "From");
                 if let Some(item) = current.as_mut() {
                     match (ews, name.as_str(), parent) {
-                        (true, "ItemClass", Some(p)) if is_item(p) => item.item_class = value.trim().to_string(),
-                        (true, "Subject", Some(p)) if is_item(p) => item.subject = value,
-                        (true, "Body", Some(p)) if is_item(p) => item.body = Some(value),
-                        (true, "DateTimeReceived", Some(p)) if is_item(p) => item.received_at = from_iso(&value),
-                        (true, "IsRead", Some(p)) if is_item(p) => item.is_read = Some(value.trim() == "true"),
-                        (true, "Name", Some("Mailbox")) if path.iter().any(|(_, n)| n == "From") => item.from_name = Some(value),
-                        (true, "EmailAddress", Some("Mailbox")) if path.iter().any(|(_, n)| n == "From") => item.from_email = Some(value.trim().to_string()),
-                        (true, "Value", Some("ExtendedProperty")) => match ext_name.as_deref() {
+                        (true, "ItemClass", _) if child => item.item_class = value.trim().to_string(),
+                        (true, "Subject", _) if child => item.subject = value,
+                        (true, "Body", _) if child => item.body = Some(value),
+                        (true, "DateTimeReceived", _) if child => item.received_at = from_iso(&value),
+                        (true, "IsRead", _) if child => item.is_read = Some(matches!(value.trim(), "true" | "1")),
+                        (true, "Name", Some("Mailbox")) if in_from => item.from_name = Some(value),
+                        (true, "EmailAddress", Some("Mailbox")) if in_from => item.from_email = Some(value.trim().to_string()),
+                        (true, "Value", _) if grandchild_of("ExtendedProperty") => match ext_name.as_deref() {
                             Some(PROPERTY_MESSAGE_ID) => item.message_id = Some(value),
                             Some(PROPERTY_CONVERSATION_ID) => item.conversation_id = Some(value),
                             _ => {}
                         },
                         (true, "ExtendedProperty", _) => ext_name = None,
-                        (true, n, _) if is_item(n) => {
+                        (true, n, _) if is_item(n) && path.len() == item_depth => {
                             if let Some(done) = current.take() {
                                 reply.items.push(done);
                             }
