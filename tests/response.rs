@@ -49,6 +49,17 @@ fn fault_detail_code_and_named_back_off_value() {
     assert!(matches!(&o, EwsOutcome::Retry { back_off_ms: None, .. }), "{o:?}");
 }
 
+/// Only the errors namespace's ResponseCode counts: the same name in another namespace is not
+/// Exchange's code (replies are read by namespace URI, never by prefix or local name alone).
+#[test]
+fn a_response_code_in_another_namespace_is_not_the_code() {
+    let reply = fixture("responses/server-busy-fault.xml")
+        .replace("a:ErrorServerBusy</faultcode>", "a:ErrorInvalidRequest</faultcode>")
+        .replace(r#"<e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">"#, r#"<e:ResponseCode xmlns:e="urn:not-ews">"#);
+    let o = parse_ews_response(500, &reply);
+    assert!(matches!(&o, EwsOutcome::PermanentFailure { code, .. } if code == "ErrorInvalidRequest"), "{o:?}");
+}
+
 /// Reply text with every kind of XML text: the five entities, numeric references and CDATA.
 #[test]
 fn message_text_decodes_entities_and_cdata() {
