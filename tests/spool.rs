@@ -386,6 +386,7 @@ fn expiry_needs_both_the_wall_age_and_the_wait_at_their_boundaries() {
     assert!(!machine::expired(&r, 60_000, &p), "old, but waited 999 ms");
     r.waited_ms = 1_000;
     assert!(machine::expired(&r, 4_000, &p), "created in the future (the clock went back): its wall age counts as reached");
+    assert!(!machine::expired(&r, 5_000, &p), "created this very ms: age 0, not reached");
 }
 
 #[test]
