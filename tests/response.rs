@@ -60,6 +60,16 @@ fn a_response_code_in_another_namespace_is_not_the_code() {
     assert!(matches!(&o, EwsOutcome::PermanentFailure { code, .. } if code == "ErrorInvalidRequest"), "{o:?}");
 }
 
+/// An HTTP error's message is the start of its page: control characters dropped, 120 characters.
+#[test]
+fn http_error_messages_quote_the_page() {
+    let o = parse_ews_response(503, "<html>\r\n<body>Service Unavailable</body></html>");
+    assert!(matches!(&o, EwsOutcome::Retry { code, message, .. } if code == "Http503" && message == "<html><body>Service Unavailable</body></html>"), "{o:?}");
+    let long = "x".repeat(500);
+    let o = parse_ews_response(404, &long);
+    assert!(matches!(&o, EwsOutcome::PermanentFailure { code, message, .. } if code == "Http404" && message.len() == 120), "{o:?}");
+}
+
 /// Reply text with every kind of XML text: the five entities, numeric references and CDATA.
 #[test]
 fn message_text_decodes_entities_and_cdata() {

@@ -125,7 +125,6 @@ fn read(body: &str) -> Option<Reply> {
     let mut reader = NsReader::from_str(body);
     let mut reply = Reply::default();
     let mut stack: Vec<Tag> = Vec::with_capacity(16);
-    let mut faults_open = 0usize;
     let mut text = String::new();
     let mut in_error_message = false;
     loop {
@@ -164,10 +163,7 @@ fn read(body: &str) -> Option<Reply> {
                         reply.response_classes.push(class);
                     }
                     Tag::Envelope => reply.envelope = true,
-                    Tag::Fault => {
-                        reply.fault = true;
-                        faults_open += 1;
-                    }
+                    Tag::Fault => reply.fault = true,
                     _ => {}
                 }
                 stack.push(tag);
@@ -178,19 +174,17 @@ fn read(body: &str) -> Option<Reply> {
             Event::GeneralRef(r) if capturing => push_reference(&mut text, &r),
             Event::End(_) => {
                 let tag = stack.pop()?;
-                if tag == Tag::Fault {
-                    faults_open -= 1;
-                }
-                let in_fault = faults_open > 0;
                 let value = || text.trim().to_string();
                 match tag {
                     Tag::MessageCode if in_error_message && reply.error_code.is_none() => reply.error_code = Some(value()),
                     Tag::MessageText if in_error_message && reply.error_text.is_none() => reply.error_text = Some(value()),
-                    Tag::FaultDetailCode if in_fault => reply.error_code = Some(value()),
-                    Tag::FaultDetailMessage if in_fault => reply.error_text = Some(value()),
+                    // The errors namespace and the unqualified faultcode/faultstring occur only in
+                    // a SOAP fault in a schema-valid reply.
+                    Tag::FaultDetailCode => reply.error_code = Some(value()),
+                    Tag::FaultDetailMessage => reply.error_text = Some(value()),
                     Tag::BackOff => reply.back_off_ms = text.trim().parse().ok(),
-                    Tag::FaultCode if in_fault => reply.fault_code = Some(value()),
-                    Tag::FaultString if in_fault => reply.fault_string = Some(value()),
+                    Tag::FaultCode => reply.fault_code = Some(value()),
+                    Tag::FaultString => reply.fault_string = Some(value()),
                     Tag::ResponseMessage => in_error_message = false,
                     _ => {}
                 }
