@@ -281,7 +281,7 @@ fn parse_items_reads_only_what_belongs_to_the_item() {
       <t:ItemId Id="outer" ChangeKey="ck1"/>
       <t:ItemClass>IPM.Note.Microsoft.Missed</t:ItemClass>
       <t:Subject><![CDATA[a <b> ]]>&amp; c</t:Subject>
-      <t:Attachments><t:ItemAttachment><t:Name>fwd</t:Name><t:Message><t:ItemId Id="inner"/><t:ItemClass>IPM.Note</t:ItemClass><t:Subject>inner subject</t:Subject><t:IsRead>true</t:IsRead></t:Message></t:ItemAttachment></t:Attachments>
+      <t:Attachments><t:ItemAttachment><t:Name>fwd</t:Name><t:Message><t:ItemId Id="inner"/><t:ItemClass>IPM.Note</t:ItemClass><t:Subject>inner subject</t:Subject><t:Body BodyType="Text">inner body</t:Body><t:DateTimeReceived>2001-01-01T00:00:00Z</t:DateTimeReceived><t:IsRead>false</t:IsRead></t:Message></t:ItemAttachment></t:Attachments>
       <t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="00020329-0000-0000-C000-000000000046" PropertyName="OfflineImMessageId" PropertyType="String"/><t:Value>not ours</t:Value></t:ExtendedProperty>
       <t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="6B2B3C54-5E0F-4C1C-9A3E-0FF11E1E0A1D" PropertyName="OfflineImMessageId" PropertyType="String"/><t:Value>ours</t:Value></t:ExtendedProperty>
       <t:ExtendedProperty><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/><t:Value>1</t:Value></t:ExtendedProperty>
@@ -289,15 +289,29 @@ fn parse_items_reads_only_what_belongs_to_the_item() {
       <t:From><t:Mailbox><t:Name>Tony Smith</t:Name><t:EmailAddress> tony@contoso.com </t:EmailAddress></t:Mailbox></t:From>
       <t:IsRead>1</t:IsRead>
     </t:Message>"#;
-    let reply = fill(&fixture("exchange/getitem.xml"), &[("messages", &[fill(&fixture("exchange/getitem-success.xml"), &[("item", message)]), fixture("exchange/getitem-error.xml")].concat())]);
+    // A second item with neither From nor our property of its own: its attachment's and its
+    // recipients' must not stand in for them.
+    let bare = r#"<t:Message>
+      <t:ItemId Id="bare"/>
+      <t:Attachments><t:ItemAttachment><t:Name>fwd</t:Name><t:Message><t:ItemId Id="inner2"/>
+        <t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="6b2b3c54-5e0f-4c1c-9a3e-0ff11e1e0a1d" PropertyName="OfflineImMessageId" PropertyType="String"/><t:Value>inner-id</t:Value></t:ExtendedProperty>
+        <t:From><t:Mailbox><t:Name>Inner Sender</t:Name><t:EmailAddress>inner@contoso.com</t:EmailAddress></t:Mailbox></t:From>
+      </t:Message></t:ItemAttachment></t:Attachments>
+      <t:ToRecipients><t:Mailbox><t:Name>Ana Lopez</t:Name><t:EmailAddress>ana@contoso.com</t:EmailAddress></t:Mailbox></t:ToRecipients>
+    </t:Message>"#;
+    let success = |item: &str| fill(&fixture("exchange/getitem-success.xml"), &[("item", item)]);
+    let reply = fill(&fixture("exchange/getitem.xml"), &[("messages", &[success(message), fixture("exchange/getitem-error.xml"), success(bare)].concat())]);
     let r = parse_items(200, &reply).unwrap();
-    assert_eq!((r.items.len(), r.errors.as_slice()), (1, ["ErrorItemNotFound".to_string()].as_slice()), "one item, one per-item error");
+    assert_eq!((r.items.len(), r.errors.as_slice()), (2, ["ErrorItemNotFound".to_string()].as_slice()), "two items, one per-item error");
+    let b = &r.items[1];
+    assert_eq!((b.item_id.as_str(), b.message_id.as_deref(), b.from_name.as_deref(), b.from_email.as_deref()), ("bare", None, None, None), "nothing borrowed from the attachment or the recipients");
     let i = &r.items[0];
     assert_eq!((i.item_id.as_str(), i.change_key.as_str(), i.item_class.as_str()), ("outer", "ck1", "IPM.Note.Microsoft.Missed"), "the attachment did not overwrite the item");
     assert_eq!(i.subject, "a <b> & c");
     assert_eq!(i.message_id.as_deref(), Some("ours"), "only our property set's OfflineImMessageId");
     assert_eq!((i.from_name.as_deref(), i.from_email.as_deref()), (Some("Tony Smith"), Some("tony@contoso.com")), "From, not a recipient");
     assert_eq!(i.is_read, Some(true), "xs:boolean 1");
+    assert_eq!((i.body.as_deref(), i.received_at), (None, None), "the attachment's body and time are not the item's");
     assert_eq!((r.includes_last, r.next_offset), (true, None), "no RootFolder: nothing more to page");
 
     let page = |attrs: &str| fill(&fixture("exchange/finditem.xml"), &[("items", "")]).replace(r#"IndexedPagingOffset="{next}" TotalItemsInView="{total}" IncludesLastItemInRange="{last}""#, attrs);

@@ -110,7 +110,9 @@ fn run(state: &mut PolicySnapshot, st: &[Token]) -> Result<()> {
                     let v = value.ok_or_else(|| at(first, format!("{canonical} needs -EnableOfflineIM")))?;
                     list[i].enable_offline_im = v;
                 }
-                (Cmd::NewIm, None) if scope != Scope::Global => list.push(ImConfiguration { identity: scope.to_string(), enable_offline_im: value.flatten() }),
+                // Global always exists (the state starts with it), so a missing object is never
+                // Global and New creates it; New of an existing one (Global included) is an error.
+                (Cmd::NewIm, None) => list.push(ImConfiguration { identity: scope.to_string(), enable_offline_im: value.flatten() }),
                 (Cmd::RemoveIm, Some(i)) if scope == Scope::Global => list[i].enable_offline_im = None,
                 (Cmd::RemoveIm, Some(i)) => drop(list.remove(i)),
                 (Cmd::NewIm, _) => return Err(at(id_token, format!("ImConfiguration {scope} already exists"))),
@@ -127,7 +129,7 @@ fn run(state: &mut PolicySnapshot, st: &[Token]) -> Result<()> {
                     let v = value.ok_or_else(|| at(first, format!("{canonical} needs -EnableIMAutoArchiving")))?;
                     list[i].enable_im_auto_archiving = v;
                 }
-                (Cmd::NewCp, None) if scope != Scope::Global => list.push(ClientPolicy { identity: scope.to_string(), enable_im_auto_archiving: value.flatten() }),
+                (Cmd::NewCp, None) => list.push(ClientPolicy { identity: scope.to_string(), enable_im_auto_archiving: value.flatten() }),
                 (Cmd::RemoveCp, Some(i)) if scope == Scope::Global => list[i].enable_im_auto_archiving = None,
                 (Cmd::RemoveCp, Some(i)) => {
                     list.remove(i);
