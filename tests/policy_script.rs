@@ -176,4 +176,6 @@ fn quoting_and_escapes() {
     assert_eq!(users, ["Tony \"T\" Smith", "A \"B\" C", "O'Brien `x"]);
     let (line, column, message, _) = script_error("New-CsClientPolicy X\nGrant-CsClientPolicy \"ends with an escaped quote`\" X");
     assert_eq!((line, column, message.as_str()), (2, 22, "unterminated string"));
+    // A backtick as the very last character escapes nothing (and must not read past the end).
+    assert_eq!(script_error("Grant-CsClientPolicy \"abc`").2, "unterminated string");
 }
