@@ -92,6 +92,11 @@ mod tests {
     fn field_ranges_and_separators() {
         assert_eq!(from_iso("2026-11-25T06:36:24"), from_iso("2026-11-25T06:36:24Z"), "no zone is UTC; 19 characters suffice");
         assert_eq!(from_iso("2026-11-25T23:59:60Z").map(|v| v % 1000), Some(0), "a leap second");
+        // Offsets with minutes, both signs: all the same instant.
+        let utc = from_iso("2026-11-25T06:36:24Z");
+        assert_eq!(from_iso("2026-11-25T01:06:24-05:30"), utc);
+        assert_eq!(from_iso("2026-11-25T12:21:24+05:45"), utc);
+        assert_eq!(from_iso("2026-11-25T06:36:24+01:0"), None, "a short offset");
         for bad in ["2026-11-25T24:00:00Z", "2026-11-25T06:60:00Z", "2026-11-25T06:36:61Z", "2026-11-32T06:36:24Z", "2026-11-00T06:36:24Z", "2026-00-25T06:36:24Z", "2026x11-25T06:36:24Z", "2026-11x25T06:36:24Z", "2026-11-25T06:36:2"] {
             assert_eq!(from_iso(bad), None, "{bad}");
         }
