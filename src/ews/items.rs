@@ -100,6 +100,8 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
                         }
                         (true, "Body", 1) => item.body_type = attr("BodyType"),
                         // Only our property set: a same-named property of another set is not ours.
+                        // Set (or cleared) at every ExtendedFieldURI, so it always names the
+                        // property whose Value follows.
                         (true, "ExtendedFieldURI", 2) => ext_name = attr("PropertyName").filter(|_| attr("PropertySetId").is_some_and(|s| s.eq_ignore_ascii_case(PROPERTY_SET_ID))),
                         _ => {}
                     }
@@ -138,7 +140,6 @@ pub fn parse_items(http_status: u16, body: &str) -> Result<ItemsReply, EwsOutcom
                             Some(PROPERTY_CONVERSATION_ID) => item.conversation_id = Some(value),
                             _ => {}
                         },
-                        (true, "ExtendedProperty", _) => ext_name = None,
                         (true, n, _) if is_item(n) && path.len() == item_depth => {
                             if let Some(done) = current.take() {
                                 reply.items.push(done);
