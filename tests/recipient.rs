@@ -52,6 +52,11 @@ fn request_shapes_are_schema_valid() {
     valid(mark_read_envelope(&ids, &h).unwrap());
     assert_eq!(get_items_envelope(&[], &h).unwrap_err().code(), "InvalidInput");
     assert_eq!(mark_read_envelope(&vec!["x".to_string(); PAGE_SIZE + 1], &h).unwrap_err().code(), "InvalidInput");
+    // Each id: 1 to 512 bytes, no control characters (an EWS ItemId is base64).
+    assert!(get_items_envelope(&["x".repeat(512)], &h).is_ok());
+    for bad in [String::new(), "x".repeat(513), "AAMk\u{1}=".to_string()] {
+        assert_eq!(get_items_envelope(&["AAMk=1".to_string(), bad.clone()], &h).unwrap_err().code(), "InvalidInput", "{bad:?}");
+    }
     let m = MissedMessage {
         id: "im-1".into(),
         conversation_id: "c</t:Value><t:Bogus/>".into(),
