@@ -60,6 +60,17 @@ fn a_response_code_in_another_namespace_is_not_the_code() {
     assert!(matches!(&o, EwsOutcome::PermanentFailure { code, .. } if code == "ErrorInvalidRequest"), "{o:?}");
 }
 
+/// A success envelope after another root element is not a reply (two roots: not one XML
+/// document), whether that root is foreign or a SOAP element other than Envelope.
+#[test]
+fn an_envelope_after_another_root_is_not_a_reply() {
+    let success = fixture("responses/success.xml").replace(r#"<?xml version="1.0" encoding="utf-8"?>"#, "");
+    for junk in ["<x/>", r#"<s:Header xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"/>"#] {
+        let o = parse_ews_response(200, &[junk, &success].concat());
+        assert!(matches!(&o, EwsOutcome::Retry { code, .. } if code == "InvalidResponse"), "{junk}: {o:?}");
+    }
+}
+
 /// An HTTP error's message is the start of its page: control characters dropped, 120 characters.
 #[test]
 fn http_error_messages_quote_the_page() {
