@@ -66,6 +66,10 @@ fn request_shapes_are_schema_valid() {
     };
     let env = valid(record_missed_envelope(&m, &h).unwrap());
     assert_eq!(env.replaced_characters, 1);
+    // The text limit at its boundary.
+    let limit = offline_im::ews::create_item::DEFAULT_MAX_MESSAGE_BYTES;
+    assert!(record_missed_envelope(&MissedMessage { text: "x".repeat(limit), ..m.clone() }, &h).is_ok());
+    assert_eq!(record_missed_envelope(&MissedMessage { text: "x".repeat(limit + 1), ..m.clone() }, &h).unwrap_err().code(), "MessageTooLarge");
     assert!(env.xml.contains("<m:SavedItemFolderId><t:DistinguishedFolderId Id=\"conversationhistory\"/>"));
     assert!(env.xml.contains(r#"PropertyTag="0x0E07" PropertyType="Integer"/><t:Value>0</t:Value>"#));
     assert!(!env.xml.contains("<t:Bogus"));
