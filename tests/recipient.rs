@@ -70,6 +70,12 @@ fn request_shapes_are_schema_valid() {
     let limit = offline_im::ews::create_item::DEFAULT_MAX_MESSAGE_BYTES;
     assert!(record_missed_envelope(&MissedMessage { text: "x".repeat(limit), ..m.clone() }, &h).is_ok());
     assert_eq!(record_missed_envelope(&MissedMessage { text: "x".repeat(limit + 1), ..m.clone() }, &h).unwrap_err().code(), "MessageTooLarge");
+    // Ids: 1 to MAX_ID_BYTES, each field alone.
+    let max = offline_im::ews::create_item::MAX_ID_BYTES;
+    assert!(record_missed_envelope(&MissedMessage { id: "i".repeat(max), conversation_id: "c".repeat(max), ..m.clone() }, &h).is_ok());
+    for bad in [MissedMessage { id: " ".into(), ..m.clone() }, MissedMessage { id: "i".repeat(max + 1), ..m.clone() }, MissedMessage { conversation_id: String::new(), ..m.clone() }, MissedMessage { conversation_id: "c".repeat(max + 1), ..m.clone() }] {
+        assert_eq!(record_missed_envelope(&bad, &h).unwrap_err().code(), "InvalidInput", "{:?}", (bad.id.len(), bad.conversation_id.len()));
+    }
     assert!(env.xml.contains("<m:SavedItemFolderId><t:DistinguishedFolderId Id=\"conversationhistory\"/>"));
     assert!(env.xml.contains(r#"PropertyTag="0x0E07" PropertyType="Integer"/><t:Value>0</t:Value>"#));
     assert!(!env.xml.contains("<t:Bogus"));
