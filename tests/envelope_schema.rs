@@ -208,3 +208,21 @@ fn schema_check_is_real() {
     assert!(validate_envelope(&swapped).is_err());
     assert!(validate_envelope(&env.xml.replace("SendOnly", "SendNow")).is_err());
 }
+
+/// Length limits at their boundaries, each alone: ids in bytes, names in characters (multi-byte
+/// characters count once), the item class in characters of ASCII.
+#[test]
+fn limits_at_their_boundaries() {
+    use offline_im::ews::create_item::{MAX_ID_BYTES, MAX_NAME_CHARS};
+    let code = |m: &OfflineMessage, o: &EnvelopeOptions| build_offline_message_envelope(m, o).err().map(|e| e.code());
+    let d = EnvelopeOptions::default();
+    assert_eq!(code(&OfflineMessage { id: "i".repeat(MAX_ID_BYTES), ..message("hi") }, &d), None);
+    assert_eq!(code(&OfflineMessage { id: "i".repeat(MAX_ID_BYTES + 1), ..message("hi") }, &d), Some("InvalidInput"));
+    let named = |n: String| OfflineMessage { to: MailboxAddress { email_address: "ana@contoso.com".into(), display_name: Some(n) }, ..message("hi") };
+    assert_eq!(code(&named("é".repeat(MAX_NAME_CHARS)), &d), None, "255 characters, 510 bytes");
+    assert_eq!(code(&named("é".repeat(MAX_NAME_CHARS + 1)), &d), Some("InvalidInput"));
+    let class = |c: String| EnvelopeOptions { item_class: Some(c), ..EnvelopeOptions::default() };
+    assert_eq!(code(&message("hi"), &class(["IPM.Note.", &"x".repeat(246)].concat())), None, "255 characters");
+    assert_eq!(code(&message("hi"), &class(["IPM.Note.", &"x".repeat(247)].concat())), Some("InvalidInput"));
+    assert_eq!(code(&message("hi"), &class("IPM.Note.A B".into())), Some("InvalidInput"), "white space");
+}
