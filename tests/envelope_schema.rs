@@ -225,4 +225,7 @@ fn limits_at_their_boundaries() {
     assert_eq!(code(&message("hi"), &class(["IPM.Note.", &"x".repeat(246)].concat())), None, "255 characters");
     assert_eq!(code(&message("hi"), &class(["IPM.Note.", &"x".repeat(247)].concat())), Some("InvalidInput"));
     assert_eq!(code(&message("hi"), &class("IPM.Note.A B".into())), Some("InvalidInput"), "white space");
+    // A blank subject is no subject: it comes from the text's first line.
+    let env = build_offline_message_envelope(&OfflineMessage { subject: Some("   ".into()), ..message("first line\nsecond") }, &d).unwrap();
+    assert!(env.xml.contains("<t:Subject>first line</t:Subject>"), "{}", env.xml);
 }
