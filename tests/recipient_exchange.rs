@@ -296,6 +296,7 @@ fn parse_items_reads_only_what_belongs_to_the_item() {
       <t:Attachments><t:ItemAttachment><t:Name>fwd</t:Name><t:Message><t:ItemId Id="inner2"/>
         <t:ExtendedProperty><t:ExtendedFieldURI PropertySetId="6b2b3c54-5e0f-4c1c-9a3e-0ff11e1e0a1d" PropertyName="OfflineImMessageId" PropertyType="String"/><t:Value>inner-id</t:Value></t:ExtendedProperty>
         <t:From><t:Mailbox><t:Name>Inner Sender</t:Name><t:EmailAddress>inner@contoso.com</t:EmailAddress></t:Mailbox></t:From>
+        <t:IsRead>false</t:IsRead>
       </t:Message></t:ItemAttachment></t:Attachments>
       <t:ToRecipients><t:Mailbox><t:Name>Ana Lopez</t:Name><t:EmailAddress>ana@contoso.com</t:EmailAddress></t:Mailbox></t:ToRecipients>
     </t:Message>"#;
@@ -304,7 +305,7 @@ fn parse_items_reads_only_what_belongs_to_the_item() {
     let r = parse_items(200, &reply).unwrap();
     assert_eq!((r.items.len(), r.errors.as_slice()), (2, ["ErrorItemNotFound".to_string()].as_slice()), "two items, one per-item error");
     let b = &r.items[1];
-    assert_eq!((b.item_id.as_str(), b.message_id.as_deref(), b.from_name.as_deref(), b.from_email.as_deref()), ("bare", None, None, None), "nothing borrowed from the attachment or the recipients");
+    assert_eq!((b.item_id.as_str(), b.message_id.as_deref(), b.from_name.as_deref(), b.from_email.as_deref(), b.is_read), ("bare", None, None, None, None), "nothing borrowed from the attachment or the recipients");
     let i = &r.items[0];
     assert_eq!((i.item_id.as_str(), i.change_key.as_str(), i.item_class.as_str()), ("outer", "ck1", "IPM.Note.Microsoft.Missed"), "the attachment did not overwrite the item");
     assert_eq!(i.subject, "a <b> & c");
