@@ -16,9 +16,7 @@ fn allowed(c: char) -> bool {
 /// Returns `text` with every character XML 1.0 cannot carry replaced by U+FFFD, and adds the
 /// number replaced to `count`. Borrows when nothing needs replacing.
 pub fn xml_safe<'a>(text: &'a str, count: &mut u32) -> Cow<'a, str> {
-    // Byte scan first: below U+0080 only C0 controls other than tab, LF and CR can be wrong, and
-    // U+FFFE/U+FFFF start with 0xEF, so text without those bytes needs no per-char decoding.
-    if text.bytes().all(|b| (b >= 0x20 && b != 0xEF) || matches!(b, b'\t' | b'\n' | b'\r')) || text.chars().all(allowed) {
+    if text.chars().all(allowed) {
         return Cow::Borrowed(text);
     }
     Cow::Owned(
@@ -81,9 +79,8 @@ mod tests {
     }
 
     #[test]
-    fn byte_scan_and_char_check_agree() {
-        // Characters whose UTF-8 starts with 0xEF (U+F000..U+FFFF) take the per-char check: the
-        // allowed ones stay as they are, U+FFFE/U+FFFF go; every C0 control but tab, LF, CR goes.
+    fn characters_at_the_edges_of_what_xml_allows() {
+        // U+F000..U+FFFD stay as they are, U+FFFE/U+FFFF go; every C0 control but tab, LF, CR goes.
         let mut n = 0;
         assert!(matches!(xml_safe("ｆｕｌｌ\u{F000}\u{FFFD}\u{E000}", &mut n), Cow::Borrowed(_)));
         assert_eq!(n, 0);
@@ -93,6 +90,11 @@ mod tests {
             assert_eq!(xml_safe(&text, &mut n), "a\u{FFFD}ｂ", "U+{:04X}", c as u32);
             assert_eq!(n, 1);
         }
+    }
+
+    #[test]
+    fn html_body_of_one_line_is_one_div() {
+        assert_eq!(html_body("one"), "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body><div>one</div></body></html>");
     }
 
     #[test]
