@@ -73,12 +73,17 @@ fn id_element(w: &mut W, name: &str, mailbox: &str, folder: &str) -> io::Result<
 }
 
 /// Writes one folder with the properties `shape` asks for.
-fn write_folder(w: &mut W, items: &[Item], user: &User, f: &(&str, &str, &str, &str), shape: Option<&El>) -> io::Result<()> {
+/// (total, unread) items of `folder` in `user`'s mailbox.
+fn counts(items: &[Item], user: &User, folder: &str) -> (usize, usize) {
+    let here = items.iter().filter(|i| i.mailbox == user.email && i.folder == folder);
+    here.fold((0, 0), |(n, unread), i| (n + 1, unread + usize::from(!i.is_read)))
+}
+
+fn write_folder(w: &mut W, (total, unread): (usize, usize), user: &User, f: &(&str, &str, &str, &str), shape: Option<&El>) -> io::Result<()> {
     let (name, parent, display, class) = *f;
     let id_only = shape.and_then(|s| s.text_of(T, "BaseShape")).is_none_or(|b| b.trim() == "IdOnly");
     let asked: Vec<&str> = shape.and_then(|s| s.child(T, "AdditionalProperties")).map(|p| p.children(T, "FieldURI").filter_map(|u| u.attr("FieldURI")).collect()).unwrap_or_default();
     let has = |uri: &str| !id_only || asked.contains(&uri);
-    let here: Vec<&Item> = items.iter().filter(|i| i.mailbox == user.email && i.folder == name).collect();
     let children = FOLDERS.iter().filter(|c| c.1 == name).count();
     w.create_element("t:Folder").write_inner_content(|w| {
         id_element(w, "t:FolderId", &user.email, name)?;
@@ -92,7 +97,7 @@ fn write_folder(w: &mut W, items: &[Item], user: &User, f: &(&str, &str, &str, &
             text(w, "t:DisplayName", display)?;
         }
         if has("folder:TotalCount") {
-            text(w, "t:TotalCount", &here.len().to_string())?;
+            text(w, "t:TotalCount", &total.to_string())?;
         }
         if has("folder:ChildFolderCount") {
             text(w, "t:ChildFolderCount", &children.to_string())?;
@@ -109,7 +114,7 @@ fn write_folder(w: &mut W, items: &[Item], user: &User, f: &(&str, &str, &str, &
             text(w, "t:DistinguishedFolderId", name)?;
         }
         if has("folder:UnreadCount") {
-            text(w, "t:UnreadCount", &here.iter().filter(|i| !i.is_read).count().to_string())?;
+            text(w, "t:UnreadCount", &unread.to_string())?;
         }
         Ok(())
     })?;
@@ -126,9 +131,9 @@ pub fn get_folder(state: &State, user: &User, op: &El) -> String {
         .into_iter()
         .map(|id| match resolve(id, user).and_then(|name| FOLDERS.iter().find(|f| f.0 == name)) {
             Some(f) => {
-                let (items, user, shape) = (state.items.clone(), user.clone(), shape.clone());
+                let (n, user, shape) = (counts(&state.items, user, f.0), user.clone(), shape.clone());
                 crate::ops::Msg::Ok(Box::new(move |w: &mut W| {
-                    w.create_element("m:Folders").write_inner_content(|w| write_folder(w, &items, &user, f, shape.as_ref()))?;
+                    w.create_element("m:Folders").write_inner_content(|w| write_folder(w, n, &user, f, shape.as_ref()))?;
                     Ok(())
                 }))
             }

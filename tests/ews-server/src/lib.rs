@@ -9,6 +9,7 @@ pub mod restriction;
 pub mod schema;
 pub mod shape;
 pub mod state;
+pub mod time;
 
 /// Parses a SOAP request and runs it for the user with `token`, as the HTTP handler does
 /// (without fault injection and without an `X-AnchorMailbox` header). Returns (HTTP status, reply).

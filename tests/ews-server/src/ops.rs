@@ -2,13 +2,12 @@
 //! (ResponseMessages / *ResponseMessage ResponseClass / ResponseCode) and written with quick-xml.
 
 use crate::dom::{El, M, SOAP, T};
-use crate::shape::{item_id, write_item, Shape};
+use crate::shape::{item_id, property_tag, write_item, Shape};
 use crate::folders::{resolve, resolve_under};
 use crate::state::{org_of, Addr, Ext, Item, State, User};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 use std::io;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 pub type W = Writer<Vec<u8>>;
 type R = io::Result<()>;
@@ -16,26 +15,6 @@ type R = io::Result<()>;
 /// The Skype missed-conversation class and the seed's alias of it.
 const MISSED: &str = "IPM.Note.Microsoft.Missed";
 const SEED_MISSED: &str = "IM.Note.MissedConversation";
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
-}
-
-fn iso(ms: u64) -> String {
-    // Civil-from-days (Howard Hinnant), enough for xs:dateTime in UTC.
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
 
 fn text(w: &mut W, name: &str, value: &str) -> R {
     w.create_element(name).write_text_content(BytesText::new(value))?;
@@ -199,15 +178,6 @@ fn resolve_names(state: &State, op: &El) -> String {
     respond("ResolveNames", vec![message])
 }
 
-/// A `PropertyTag` as the schema allows it: hex with `0x` (`0x001A`, `0x1a`) or decimal.
-fn property_tag(text: &str) -> Option<u32> {
-    let t = text.trim();
-    match t.get(..2) {
-        Some(p) if p.eq_ignore_ascii_case("0x") => u32::from_str_radix(&t[2..], 16).ok(),
-        _ => t.parse().ok(),
-    }
-}
-
 /// ConvertId: exchangelib probes the server's API version with a ConvertId of the id "DUMMY"
 /// and takes any ordinary reply as "this version works"; Exchange answers an id it cannot read
 /// with a per-id `ErrorInvalidIdMalformed` (HTTP 200), not a fault. Converting real ids between
@@ -273,7 +243,7 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
             is_read: m.text_of(T, "IsRead").and_then(xs_boolean).unwrap_or(false),
             is_draft: false,
             extended,
-            received_ms: now_ms(),
+            received_ms: crate::time::now_ms(),
         };
         if disposition == "SaveOnly" {
             let folder = resolve_under(op.child(M, "SavedItemFolderId"), user).unwrap_or("drafts").to_string();
@@ -328,7 +298,7 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
                 body_type: "Text".into(),
                 from: Some(Addr { name: "Microsoft Outlook".into(), email: ["MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@", &org_of(&user.email)].concat() }),
                 to: vec![Addr { name: user.name.clone(), email: user.email.clone() }],
-                received_ms: now_ms(),
+                received_ms: crate::time::now_ms(),
                 change_key: 1,
                 ..Default::default()
             };
@@ -447,7 +417,7 @@ fn find_item(state: &State, user: &User, op: &El) -> String {
             w.create_element("m:RootFolder")
                 .with_attributes([("IndexedPagingOffset", next.to_string().as_str()), ("TotalItemsInView", total.to_string().as_str()), ("IncludesLastItemInRange", if next >= total { "true" } else { "false" })])
                 .write_inner_content(|w| {
-                    w.create_element("t:Items").write_inner_content(|w| page.iter().try_for_each(|i| write_item(w, i, &shape, &iso)))?;
+                    w.create_element("t:Items").write_inner_content(|w| page.iter().try_for_each(|i| write_item(w, i, &shape)))?;
                     Ok(())
                 })?;
             Ok(())
@@ -468,7 +438,7 @@ fn get_item(state: &State, user: &User, op: &El) -> String {
             Some(item) => {
                 let (item, shape) = (item.clone(), shape.clone());
                 Msg::Ok(Box::new(move |w: &mut W| {
-                    w.create_element("m:Items").write_inner_content(|w| write_item(w, &item, &shape, &iso))?;
+                    w.create_element("m:Items").write_inner_content(|w| write_item(w, &item, &shape))?;
                     Ok(())
                 }))
             }

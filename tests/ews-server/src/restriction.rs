@@ -12,6 +12,7 @@ use crate::dom::{El, T};
 use crate::ops::xs_boolean;
 use crate::shape::ext_matches;
 use crate::state::Item;
+use crate::time::parse_datetime;
 use std::cmp::Ordering;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -115,36 +116,3 @@ pub fn matches(item: &Item, r: &El) -> Result<bool, String> {
     }
 }
 
-/// An `xs:dateTime` in UTC (`Z` or `+00:00`, optional fraction) as ms since the epoch.
-pub fn parse_datetime(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let t = t.strip_suffix('Z').or_else(|| t.strip_suffix("+00:00")).unwrap_or(t);
-    let (date, time) = t.split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
-    let mut h = hms.split(':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (h.next()??, h.next()??, h.next()??);
-    let ms: i64 = format!("{frac:0<3}")[..3].parse().ok()?;
-    // Days from civil (Howard Hinnant).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(((days * 86_400 + hh * 3600 + mm * 60 + ss) * 1000) + ms).ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn datetimes() {
-        assert_eq!(parse_datetime("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_datetime("2026-11-28T10:40:00.5Z"), Some(1_795_862_400_500));
-        assert_eq!(parse_datetime("2026-11-28T10:40:00+00:00"), Some(1_795_862_400_000));
-        assert_eq!(parse_datetime("yesterday"), None);
-    }
-}

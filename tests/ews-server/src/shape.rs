@@ -57,7 +57,18 @@ impl Shape {
 /// compared case-insensitively).
 pub fn ext_matches(uri: &El, e: &Ext) -> bool {
     let same = |a: Option<&str>, b: &Option<String>| a.map(str::to_ascii_lowercase) == b.as_deref().map(str::to_ascii_lowercase);
-    same(uri.attr("PropertySetId"), &e.property_set_id) && same(uri.attr("PropertyName"), &e.property_name) && same(uri.attr("PropertyTag"), &e.property_tag)
+    // Tags by value: 0x0E07, 0xe07 and 3591 are one property.
+    let tag = |t: Option<&str>| t.map(property_tag);
+    same(uri.attr("PropertySetId"), &e.property_set_id) && same(uri.attr("PropertyName"), &e.property_name) && tag(uri.attr("PropertyTag")) == tag(e.property_tag.as_deref())
+}
+
+/// A `PropertyTag` as the schema allows it: hex with `0x` (`0x001A`, `0x1a`) or decimal.
+pub fn property_tag(text: &str) -> Option<u32> {
+    let t = text.trim();
+    match t.get(..2) {
+        Some(p) if p.eq_ignore_ascii_case("0x") => u32::from_str_radix(&t[2..], 16).ok(),
+        _ => t.parse().ok(),
+    }
 }
 
 /// Whether Exchange returns items of this class as `t:Message`.
@@ -87,7 +98,7 @@ pub fn mailbox(w: &mut W, a: &Addr) -> io::Result<()> {
 }
 
 /// Writes `item` as `t:Message` or `t:Item` with the properties `shape` asks for.
-pub fn write_item(w: &mut W, item: &Item, shape: &Shape, iso: &dyn Fn(u64) -> String) -> io::Result<()> {
+pub fn write_item(w: &mut W, item: &Item, shape: &Shape) -> io::Result<()> {
     let message = is_message_class(&item.item_class);
     w.create_element(if message { "t:Message" } else { "t:Item" }).write_inner_content(|w| {
         item_id(w, item)?;
@@ -102,7 +113,7 @@ pub fn write_item(w: &mut W, item: &Item, shape: &Shape, iso: &dyn Fn(u64) -> St
             w.create_element("t:Body").with_attributes([("BodyType", kind), ("IsTruncated", "false")]).write_text_content(BytesText::new(&body))?;
         }
         if shape.has("item:DateTimeReceived") {
-            text(w, "t:DateTimeReceived", &iso(item.received_ms))?;
+            text(w, "t:DateTimeReceived", &crate::time::iso(item.received_ms))?;
         }
         if shape.has("item:IsDraft") {
             text(w, "t:IsDraft", if item.is_draft { "true" } else { "false" })?;

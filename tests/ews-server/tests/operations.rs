@@ -292,6 +292,12 @@ fn folders_convert_id_sorting_and_restrictions() {
     assert_eq!(subjects(&call(&mut s, "ana-token", &by_id(&ext, "Ascending")).1), ["hi r1"]);
     let exists = r#"<t:Exists><t:ExtendedFieldURI PropertyTag="0x0E07" PropertyType="Integer"/></t:Exists>"#;
     assert!(subjects(&call(&mut s, "ana-token", &by_id(exists, "Ascending")).1).is_empty(), "no item has PR_MESSAGE_FLAGS set by the sender");
+    // A tag is matched by value, however it is written (0x0E07 = 0xe07 = 3591).
+    call(&mut s, "ana-token", &create("SaveOnly", Some("inbox"), "IPM.Note", "ana@contoso.com", "hi r9", Some("0")));
+    for tag in ["0x0E07", "0xe07", "3591"] {
+        let exists = format!(r#"<t:Exists><t:ExtendedFieldURI PropertyTag="{tag}" PropertyType="Integer"/></t:Exists>"#);
+        assert_eq!(subjects(&call(&mut s, "ana-token", &by_id(&exists, "Ascending")).1), ["hi hi r9"], "{tag}");
+    }
     // Tony cannot use Ana's folder id.
     assert!(call(&mut s, "tony-token", &by_id(contains, "Ascending")).1.contains("ErrorFolderNotFound"));
 
