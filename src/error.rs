@@ -82,6 +82,11 @@ pub enum Error {
     #[error("EWS request failed: {code}: {message}")]
     Ews { code: String, message: String },
 
+    /// A Graph request of the recipient side failed (`code` is Graph's `error.code`,
+    /// `Http<status>`, `NetworkError`, `Timeout`, `InvalidResponse` or `CreatedAsDraft`).
+    #[error("Graph request failed: {code}: {message}")]
+    Graph { code: String, message: String },
+
     /// The messenger was closed.
     #[error("the messenger is closed")]
     Closed,
@@ -120,6 +125,7 @@ impl Error {
             Error::TransportContract(_) => "TransportContract",
             Error::SpoolDeleted { .. } => "SpoolDeleted",
             Error::Ews { .. } => "EwsError",
+            Error::Graph { .. } => "GraphError",
         }
     }
 }

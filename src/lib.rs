@@ -5,15 +5,19 @@
 //! compiled only for `wasm32`) exports it to JavaScript.
 
 pub mod address;
+pub mod backend;
 pub mod error;
 pub mod ews;
+pub mod graph;
 pub mod item_class;
 pub mod json_path;
+pub mod mailbox;
+pub mod message;
 pub mod messenger;
 pub mod missed;
 pub mod policy;
-pub mod recipient;
 pub mod spool;
+pub mod transport;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;

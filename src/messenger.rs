@@ -2,10 +2,13 @@
 //! The wasm shell (`wasm::messenger`) adds IndexedDB, fetch, timers and Web Locks.
 
 use crate::address;
+use crate::backend::Backend;
 use crate::error::{shown, Error, Result};
 use crate::ews::soap::server_version;
-use crate::ews::{EnvelopeOptions, MailboxAddress};
-use crate::policy::{evaluate_parts, parse_policy_script, ClientInfo, Delivery, PolicyDecision, PolicySnapshot, Presence, RecipientContext, SenderContext};
+use crate::ews::{EnvelopeOptions, EwsMailbox};
+use crate::graph::{GraphMailbox, DEFAULT_BASE_URL, MAX_CONCURRENT};
+use crate::message::MailboxAddress;
+use crate::policy::{evaluate_parts, parse_policy_script, ClientInfo, Delivery, MailboxHosting, PolicyDecision, PolicySnapshot, Presence, RecipientContext, SenderContext};
 use crate::spool::{NewMessage, RetryPolicy, SpoolConfig};
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +27,18 @@ impl Default for PolicySource {
     }
 }
 
+/// Which mailbox back end a messenger uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "camelCase")]
+pub enum BackendKind {
+    /// Exchange Web Services: Exchange Server on premises (Exchange SE keeps EWS).
+    Ews,
+    /// Microsoft Graph: Exchange Online (EWS blocked by default since 1 October 2026, removed
+    /// 1 April 2027).
+    Graph,
+}
+
 /// `OfflineMessenger.open(config)`; besides these fields the shell reads two functions:
 /// `transport(request) => Promise<{status, body} | Response>` and `getAccessToken() => Promise<string>`
 /// (once given, it must resolve a non-empty token: anything else is `authrequired`, nothing sent).
@@ -31,9 +46,19 @@ impl Default for PolicySource {
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessengerConfig {
+    /// `ews` or `graph`. Default: `ews` when `ewsUrl` is given; otherwise from
+    /// `sender.mailboxHosting`: `exchangeOnline` → `graph`, `exchangeOnPremises` → an error
+    /// asking for `ewsUrl`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<BackendKind>,
     /// EWS endpoint, usually a same-origin path to a reverse proxy (`/EWS/Exchange.asmx`):
-    /// Exchange does not answer CORS preflights.
-    pub ews_url: String,
+    /// Exchange does not answer CORS preflights. Required for `ews`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ews_url: Option<String>,
+    /// Graph version root; default `https://graph.microsoft.com/v1.0` (a national cloud has its
+    /// own). `graph` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph_url: Option<String>,
     /// The signed-in user. `emailAddress` is required (the mailbox EWS sends from).
     pub sender: SenderContext,
     #[serde(default)]
@@ -45,7 +70,9 @@ pub struct MessengerConfig {
     pub organization_domains: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_version: Option<String>,
-    /// Service-account deployments: impersonate the sender (`ExchangeImpersonation`).
+    /// Service-account deployments: act for the sender. EWS: `ExchangeImpersonation` with
+    /// `X-AnchorMailbox`; Graph: requests to `/users/{sender}` instead of `/me` (an app-only
+    /// token).
     #[serde(default)]
     pub impersonate: bool,
     /// Default 120000 (the seeds' two-minute timer). 1 to 86,400,000.
@@ -57,7 +84,8 @@ pub struct MessengerConfig {
     /// Default 7 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age_ms: Option<u64>,
-    /// Requests in flight at once; default 4, 1 to 16.
+    /// Requests in flight at once; default 4, 1 to 16 on EWS, 1 to 4 on Graph (4 concurrent
+    /// requests per mailbox, "Outlook service limits").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
     /// Timeout of one request; default 30000, 1000 to 300000. Bounds a custom `transport` too.
@@ -84,11 +112,12 @@ pub struct MessengerConfig {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    pub ews_url: String,
+    /// The URL every request goes to (EWS) or under (Graph: `request.path` is appended).
+    pub url: String,
     pub sender: SenderContext,
     pub policy: PolicySnapshot,
     pub organization_domains: Vec<String>,
-    pub spool: SpoolConfig,
+    pub spool: SpoolConfig<Backend>,
     pub request_timeout_ms: u32,
     pub token_timeout_ms: u32,
     pub db_name: String,
@@ -106,10 +135,28 @@ impl MessengerConfig {
     /// Validates and fills defaults. Errors: [`Error::InvalidConfig`], [`Error::InvalidAddress`],
     /// [`Error::PolicyScript`], [`Error::InvalidPolicy`].
     pub fn resolve(self, owner: &str) -> Result<Resolved> {
-        let url = self.ews_url.trim();
-        if url.is_empty() || url.chars().any(char::is_whitespace) || !(url.starts_with('/') || url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(Error::InvalidConfig { field: "ewsUrl", reason: format!("{} is not a path (/EWS/Exchange.asmx) or an http(s) URL", shown(url)) });
-        }
+        let kind = match (self.backend, self.ews_url.is_some(), self.sender.mailbox_hosting) {
+            (Some(k), _, _) => k,
+            (None, true, _) => BackendKind::Ews,
+            (None, false, MailboxHosting::ExchangeOnline) => BackendKind::Graph,
+            (None, false, MailboxHosting::ExchangeOnPremises) => return Err(Error::InvalidConfig { field: "ewsUrl", reason: "is required for a mailbox on Exchange Server (EWS)".into() }),
+        };
+        let url = match kind {
+            BackendKind::Ews => {
+                let url = self.ews_url.as_deref().map(str::trim).unwrap_or_default();
+                if self.graph_url.is_some() {
+                    return Err(Error::InvalidConfig { field: "graphUrl", reason: "is for the graph backend; this messenger uses ews".into() });
+                }
+                check_url("ewsUrl", url, true)?
+            }
+            BackendKind::Graph => {
+                if self.ews_url.is_some() || self.server_version.is_some() {
+                    let field = if self.ews_url.is_some() { "ewsUrl" } else { "serverVersion" };
+                    return Err(Error::InvalidConfig { field, reason: "is for the ews backend; this messenger uses graph".into() });
+                }
+                check_url("graphUrl", self.graph_url.as_deref().map(str::trim).unwrap_or(DEFAULT_BASE_URL), false)?.trim_end_matches('/').to_string()
+            }
+        };
         let mut sender = self.sender;
         let email = sender.email_address.as_deref().ok_or_else(|| Error::InvalidConfig { field: "sender.emailAddress", reason: "is required".into() })?;
         sender.email_address = Some(address::validate("sender.emailAddress", email)?);
@@ -142,25 +189,37 @@ impl MessengerConfig {
         if db_name.trim().is_empty() || db_name.len() > 200 {
             return Err(Error::InvalidConfig { field: "dbName", reason: "must be 1 to 200 bytes".into() });
         }
-        let envelope = EnvelopeOptions {
-            item_class: None,
-            server_version: self.server_version,
-            impersonate: self.impersonate.then(|| sender.email_address.clone()).flatten(),
-            max_message_bytes: self.max_message_bytes,
+        let impersonate = self.impersonate.then(|| sender.email_address.clone()).flatten();
+        let (mailbox, most) = match kind {
+            BackendKind::Ews => {
+                let options = EnvelopeOptions { item_class: None, server_version: self.server_version, impersonate, max_message_bytes: self.max_message_bytes };
+                (Backend::Ews(EwsMailbox { options }), 16)
+            }
+            BackendKind::Graph => (Backend::Graph(GraphMailbox { base_url: url.clone(), user: impersonate, max_message_bytes: self.max_message_bytes }), MAX_CONCURRENT),
         };
-        let concurrency = range("concurrency", self.concurrency, 4, 1, 16)?;
+        let concurrency = range("concurrency", self.concurrency, 4, 1, most)?;
         let owner_address = crate::spool::normalize_sender(sender.email_address.as_deref().unwrap_or_default());
         Ok(Resolved {
-            ews_url: url.to_string(),
+            url,
             sender,
             policy,
             organization_domains: self.organization_domains,
-            spool: SpoolConfig { envelope, retry, concurrency, owner: owner.to_string(), sender: owner_address },
+            spool: SpoolConfig { mailbox, retry, concurrency, owner: owner.to_string(), sender: owner_address },
             request_timeout_ms,
             token_timeout_ms,
             db_name,
         })
     }
+}
+
+/// A URL setting: no white space; `http(s)://…`, or (`path_ok`) a same-origin path `/…`.
+fn check_url(field: &'static str, url: &str, path_ok: bool) -> Result<String> {
+    let ok = !url.is_empty() && !url.chars().any(char::is_whitespace) && (url.starts_with("https://") || url.starts_with("http://") || (path_ok && url.starts_with('/')));
+    if !ok {
+        let what = if path_ok { "a path (/EWS/Exchange.asmx) or an http(s) URL" } else { "an http(s) URL" };
+        return Err(Error::InvalidConfig { field, reason: format!("{} is not {what}", shown(url)) });
+    }
+    Ok(url.to_string())
 }
 
 /// The recipient of `send`.
@@ -307,9 +366,9 @@ pub struct RecordMissedInput {
 impl RecordMissedInput {
     /// The missed message to record, with defaults filled (`id`: `generated_id`; conversation:
     /// the sender's address; `received_at`: `now`).
-    pub fn into_message(self, generated_id: String, now: u64) -> crate::ews::recipient::MissedMessage {
+    pub fn into_message(self, generated_id: String, now: u64) -> crate::message::MissedInput {
         let id = self.id.filter(|i| !i.is_empty()).unwrap_or(generated_id);
-        crate::ews::recipient::MissedMessage {
+        crate::message::MissedInput {
             conversation_id: self.conversation_id.filter(|c| !c.is_empty()).unwrap_or_else(|| self.from.email_address.trim().to_ascii_lowercase()),
             id,
             from: self.from,

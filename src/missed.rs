@@ -2,10 +2,30 @@
 //! our message-id property (delivery is at-least-once on the wire; the user sees each message
 //! once) and grouped by sender and conversation. Pure.
 
-use crate::ews::items::ItemSummary;
 use crate::item_class::is_missed_conversation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// One mailbox item as the recipient side reads it, from either back end (EWS FindItem/GetItem,
+/// Graph message list).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ItemSummary {
+    pub item_id: String,
+    pub change_key: String,
+    pub item_class: String,
+    pub subject: String,
+    /// The body as sent (HTML for offline messages), when asked for.
+    pub body: Option<String>,
+    pub body_type: Option<String>,
+    pub received_at: Option<u64>,
+    pub is_read: Option<bool>,
+    pub from_name: Option<String>,
+    pub from_email: Option<String>,
+    /// Our `OfflineImMessageId` property.
+    pub message_id: Option<String>,
+    /// Our `OfflineImConversationId` property.
+    pub conversation_id: Option<String>,
+}
 
 /// One message the user missed; `itemIds` lists every mailbox item that carries it (duplicates
 /// included), so that `markSeen(itemIds)` marks them all.

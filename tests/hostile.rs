@@ -11,7 +11,7 @@
 mod common;
 
 use common::validate_envelope;
-use offline_im::ews::recipient::{record_missed_envelope, MissedMessage};
+use offline_im::ews::recipient::{record_missed_envelope, MissedInput as MissedMessage};
 use offline_im::ews::soap::Header;
 use offline_im::ews::{build_offline_message_envelope, parse_ews_response, EnvelopeOptions, EwsOutcome, MailboxAddress, OfflineMessage};
 use offline_im::policy::{evaluate, parse_policy_script, PolicyInput, PolicySnapshot, Presence, RecipientContext, SenderContext};

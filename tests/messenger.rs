@@ -1,6 +1,7 @@
 //! Messenger configuration and send planning, natively.
 #![cfg(not(target_arch = "wasm32"))]
 
+use offline_im::backend::Backend;
 use offline_im::messenger::*;
 use offline_im::policy::{Delivery, Reason};
 use serde_json::json;
@@ -20,7 +21,33 @@ fn defaults_follow_the_seeds_two_minute_timer() {
     assert_eq!(c.spool.retry.lease_ms, 90_000, "lease outlives the 30 s request timeout");
     assert_eq!((c.db_name.as_str(), c.spool.concurrency, c.request_timeout_ms), ("offline-im", 4, 30_000));
     assert_eq!(c.spool.owner, "owner-1");
-    assert_eq!(c.spool.envelope.impersonate, None);
+    assert!(matches!(&c.spool.mailbox, Backend::Ews(e) if e.options.impersonate.is_none()));
+    assert_eq!(c.url, "/EWS/Exchange.asmx");
+}
+
+#[test]
+fn the_backend_follows_the_config_or_the_mailbox_hosting() {
+    let sender = json!({ "emailAddress": "tony@contoso.com" });
+    // No ewsUrl, Exchange Online (the default hosting): Graph at the worldwide endpoint.
+    let c = config(json!({ "sender": sender })).unwrap();
+    assert_eq!(c.spool.mailbox.name(), "graph");
+    assert_eq!(c.url, "https://graph.microsoft.com/v1.0");
+    // On premises without ewsUrl: EWS is the only way, and its URL is missing.
+    let e = config(json!({ "sender": { "emailAddress": "tony@contoso.com", "mailboxHosting": "exchangeOnPremises" } })).unwrap_err();
+    assert_eq!((e.code(), e.to_string().as_str()), ("InvalidConfig", "invalid config ewsUrl: is required for a mailbox on Exchange Server (EWS)"));
+    // Explicit graph, national cloud root with a trailing slash; impersonate acts on /users/{sender}.
+    let c = config(json!({ "backend": "graph", "graphUrl": "https://graph.microsoft.us/v1.0/", "impersonate": true, "sender": sender })).unwrap();
+    assert_eq!(c.url, "https://graph.microsoft.us/v1.0");
+    assert!(matches!(&c.spool.mailbox, Backend::Graph(g) if g.user.as_deref() == Some("tony@contoso.com") && g.base_url == c.url));
+    // Graph allows 4 concurrent requests per mailbox; EWS settings on a Graph messenger are refused.
+    for (extra, field) in [(json!({ "concurrency": 5 }), "concurrency"), (json!({ "ewsUrl": "/EWS/Exchange.asmx" }), "ewsUrl"), (json!({ "serverVersion": "Exchange2013" }), "serverVersion"), (json!({ "graphUrl": "graph.microsoft.com" }), "graphUrl")] {
+        let mut v = json!({ "backend": "graph", "sender": sender });
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        assert!(matches!(config(v), Err(offline_im::Error::InvalidConfig { field: f, .. }) if f == field), "{field}");
+    }
+    assert_eq!(config(json!({ "backend": "graph", "concurrency": 4, "sender": sender })).unwrap().spool.concurrency, 4);
+    let e = config(json!({ "backend": "ews", "graphUrl": "https://graph.microsoft.com/v1.0", "ewsUrl": "/EWS/Exchange.asmx", "sender": sender })).unwrap_err();
+    assert!(matches!(e, offline_im::Error::InvalidConfig { field: "graphUrl", .. }));
 }
 
 #[test]
@@ -41,7 +68,7 @@ fn script_policy_client_and_impersonation() {
     let c = config(v).unwrap();
     assert_eq!(c.policy.im_configurations[0].enable_offline_im, Some(false));
     assert!(c.sender.client.is_some());
-    assert_eq!(c.spool.envelope.impersonate.as_deref(), Some("tony@contoso.com"));
+    assert!(matches!(&c.spool.mailbox, Backend::Ews(e) if e.options.impersonate.as_deref() == Some("tony@contoso.com")));
 }
 
 #[test]

@@ -33,7 +33,7 @@ fn send(s: &mut State, token: &str, id: &str, conversation: &str, to: &str, clas
 /// The real `check_missed` over the local server's operations, every request schema-checked.
 fn missed(s: &mut State, token: &'static str) -> offline_im::missed::MissedReport {
     let cell = std::cell::RefCell::new(std::mem::replace(s, State::new()));
-    let report = futures_executor::block_on(offline_im::recipient::check_missed(&Direct { state: &cell, token, validate: true }, &Header::default(), None));
+    let report = futures_executor::block_on(offline_im::ews::mailbox::check_missed(&Direct { state: &cell, token, validate: true }, &Header::default(), None));
     *s = cell.into_inner();
     report.unwrap()
 }
@@ -57,7 +57,7 @@ fn request_shapes_are_schema_valid() {
     for bad in [String::new(), "x".repeat(513), "AAMk\u{1}=".to_string()] {
         assert_eq!(get_items_envelope(&["AAMk=1".to_string(), bad.clone()], &h).unwrap_err().code(), "InvalidInput", "{bad:?}");
     }
-    let m = MissedMessage {
+    let m = MissedInput {
         id: "im-1".into(),
         conversation_id: "c</t:Value><t:Bogus/>".into(),
         from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam \u{0}</t:Name>".into()) },
@@ -68,12 +68,12 @@ fn request_shapes_are_schema_valid() {
     assert_eq!(env.replaced_characters, 1);
     // The text limit at its boundary.
     let limit = offline_im::ews::create_item::DEFAULT_MAX_MESSAGE_BYTES;
-    assert!(record_missed_envelope(&MissedMessage { text: "x".repeat(limit), ..m.clone() }, &h).is_ok());
-    assert_eq!(record_missed_envelope(&MissedMessage { text: "x".repeat(limit + 1), ..m.clone() }, &h).unwrap_err().code(), "MessageTooLarge");
+    assert!(record_missed_envelope(&MissedInput { text: "x".repeat(limit), ..m.clone() }, &h).is_ok());
+    assert_eq!(record_missed_envelope(&MissedInput { text: "x".repeat(limit + 1), ..m.clone() }, &h).unwrap_err().code(), "MessageTooLarge");
     // Ids: 1 to MAX_ID_BYTES, each field alone.
     let max = offline_im::ews::create_item::MAX_ID_BYTES;
-    assert!(record_missed_envelope(&MissedMessage { id: "i".repeat(max), conversation_id: "c".repeat(max), ..m.clone() }, &h).is_ok());
-    for bad in [MissedMessage { id: " ".into(), ..m.clone() }, MissedMessage { id: "i".repeat(max + 1), ..m.clone() }, MissedMessage { conversation_id: String::new(), ..m.clone() }, MissedMessage { conversation_id: "c".repeat(max + 1), ..m.clone() }] {
+    assert!(record_missed_envelope(&MissedInput { id: "i".repeat(max), conversation_id: "c".repeat(max), ..m.clone() }, &h).is_ok());
+    for bad in [MissedInput { id: " ".into(), ..m.clone() }, MissedInput { id: "i".repeat(max + 1), ..m.clone() }, MissedInput { conversation_id: String::new(), ..m.clone() }, MissedInput { conversation_id: "c".repeat(max + 1), ..m.clone() }] {
         assert_eq!(record_missed_envelope(&bad, &h).unwrap_err().code(), "InvalidInput", "{:?}", (bad.id.len(), bad.conversation_id.len()));
     }
     assert!(env.xml.contains("<m:SavedItemFolderId><t:DistinguishedFolderId Id=\"conversationhistory\"/>"));
@@ -108,7 +108,7 @@ fn offline_recipient_sees_each_message_once_and_no_federated_mail() {
 #[test]
 fn dnd_recipient_records_a_missed_item_in_conversation_history() {
     let mut s = State::new();
-    let m = MissedMessage { id: "live-7".into(), conversation_id: "sam-ana".into(), from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam Lee".into()) }, text: "ping while you present".into(), received_at: 1_795_000_000_000 };
+    let m = MissedInput { id: "live-7".into(), conversation_id: "sam-ana".into(), from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam Lee".into()) }, text: "ping while you present".into(), received_at: 1_795_000_000_000 };
     let (status, reply) = run(&mut s, "ana-token", &valid(record_missed_envelope(&m, &Header::default()).unwrap()));
     assert_eq!(parse_items(status, &reply).unwrap().items.len(), 1, "SaveOnly returns the new item id");
     let item = &s.items[0];
@@ -162,25 +162,28 @@ struct Direct<'a> {
     validate: bool,
 }
 impl offline_im::spool::Transport for Direct<'_> {
-    async fn post(&self, env: &Envelope) -> Result<offline_im::spool::TransportReply, offline_im::spool::TransportError> {
+    async fn send(&self, request: &offline_im::mailbox::Request) -> Result<offline_im::spool::TransportReply, offline_im::spool::TransportError> {
+        let xml = request.body.as_deref().unwrap_or_default();
         if self.validate {
-            valid(env.clone());
+            if let Err(report) = validate_envelope(xml) {
+                panic!("schema rejects:\n{report}\n{xml}");
+            }
         }
-        let (status, body) = ews_server::handle(&mut self.state.borrow_mut(), self.token, &env.xml);
-        Ok(offline_im::spool::TransportReply { status, body })
+        let (status, body) = ews_server::handle(&mut self.state.borrow_mut(), self.token, xml);
+        Ok(offline_im::spool::TransportReply::new(status, body))
     }
 }
 
 #[test]
 fn check_missed_mark_seen_and_record_missed_over_a_transport() {
     use futures_executor::block_on;
-    use offline_im::recipient::{check_missed, mark_seen, record_missed};
+    use offline_im::ews::mailbox::{check_missed, mark_seen, record_missed};
     let cell = std::cell::RefCell::new(State::new());
     send(&mut cell.borrow_mut(), "tony-token", "m1", "c", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "hello");
     send(&mut cell.borrow_mut(), "tony-token", "m1", "c", "ana@contoso.com", "IPM.Note.Microsoft.Missed", "hello");
     let ana = Direct { state: &cell, token: "ana-token", validate: false };
     let h = Header::default();
-    let m = MissedMessage { id: "live-1".into(), conversation_id: "sam-ana".into(), from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam Lee".into()) }, text: "while presenting".into(), received_at: 1 };
+    let m = MissedInput { id: "live-1".into(), conversation_id: "sam-ana".into(), from: MailboxAddress { email_address: "sam@contoso.com".into(), display_name: Some("Sam Lee".into()) }, text: "while presenting".into(), received_at: 1 };
     let new_id = block_on(record_missed(&ana, &h, &m)).unwrap();
     assert!(new_id.starts_with("AAMk"));
     let report = block_on(check_missed(&ana, &h, None)).unwrap();

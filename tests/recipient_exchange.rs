@@ -11,8 +11,8 @@ use common::fixture;
 use futures_executor::block_on;
 use offline_im::ews::datetime::to_iso;
 use offline_im::ews::soap::Header;
-use offline_im::ews::Envelope;
-use offline_im::recipient::check_missed;
+use offline_im::mailbox::Request;
+use offline_im::ews::mailbox::check_missed;
 use offline_im::spool::{Transport, TransportError, TransportReply};
 use std::cell::RefCell;
 
@@ -100,15 +100,15 @@ struct Exchange {
 }
 
 impl Transport for Exchange {
-    async fn post(&self, env: &Envelope) -> Result<TransportReply, TransportError> {
-        let xml = &env.xml;
+    async fn send(&self, request: &Request) -> Result<TransportReply, TransportError> {
+        let xml = request.body.as_deref().unwrap_or_default();
         if xml.contains("<m:FindItem") {
             let folder = attr_after(xml, "<m:ParentFolderIds>", "Id").unwrap_or_default().to_string();
             let offset: usize = attr_after(xml, "<m:IndexedPageItemView", "Offset").and_then(|v| v.parse().ok()).unwrap_or(0);
             let max: usize = attr_after(xml, "<m:IndexedPageItemView", "MaxEntriesReturned").and_then(|v| v.parse().ok()).unwrap_or(0);
             self.finds.borrow_mut().push((folder.clone(), offset));
             if self.busy_at_offset == Some(offset) {
-                return Ok(TransportReply { status: 500, body: fixture("responses/server-busy-fault.xml") });
+                return Ok(TransportReply::new(500, fixture("responses/server-busy-fault.xml")));
             }
             let mut folders = self.folders.borrow_mut();
             let items = &mut folders.iter_mut().find(|(f, _)| *f == folder).expect("a known folder").1;
@@ -124,12 +124,12 @@ impl Transport for Exchange {
                     items.push(new);
                 }
             }
-            return Ok(TransportReply { status: 200, body });
+            return Ok(TransportReply::new(200, body));
         }
         assert!(xml.contains("<m:GetItem"), "only FindItem and GetItem are expected: {xml}");
         let body_type = if xml.contains("<t:BodyType>Text</t:BodyType>") { "Text" } else { "HTML" };
         let mut ids = Vec::new();
-        let mut rest = xml.as_str();
+        let mut rest = xml;
         while let Some(id) = attr_after(rest, "<t:ItemId ", "Id") {
             ids.push(id.to_string());
             rest = &rest[rest.find("<t:ItemId ").unwrap_or(0) + 10..];
@@ -143,7 +143,7 @@ impl Transport for Exchange {
                 None => fixture("exchange/getitem-error.xml"),
             })
             .collect();
-        Ok(TransportReply { status: 200, body: fill(&fixture("exchange/getitem.xml"), &[("messages", &messages.join(""))]) })
+        Ok(TransportReply::new(200, fill(&fixture("exchange/getitem.xml"), &[("messages", &messages.join(""))])))
     }
 }
 

@@ -247,7 +247,7 @@ fn bad_input_is_rejected_before_it_is_accepted() {
 
 /// A record of Tony's in a given state, stored directly (the engine's own paths are tested by
 /// the suite; this sets up the states `retry`, `discard` and the make-due calls act on).
-fn stored<S: SpoolStore>(spool: &Spool<S>, id: &str, state: State, next_attempt_at: u64, lease_until: u64, last_error: Option<&str>) {
+fn stored<S: SpoolStore>(spool: &Spool<S, offline_im::ews::EwsMailbox>, id: &str, state: State, next_attempt_at: u64, lease_until: u64, last_error: Option<&str>) {
     let mut r = spool.new_record(new_message(id, id, "t"), 0).unwrap();
     r.state = state;
     r.next_attempt_at = next_attempt_at;
@@ -316,9 +316,9 @@ fn a_stored_record_is_sent_with_its_own_item_class() {
     let spool = Spool::new(MemoryStore::default(), config("a"));
     let mut r = spool.new_record(new_message("m", "c", "t"), 0).unwrap();
     r.item_class = "IPM.Note".into();
-    assert!(spool.envelope(&r).unwrap().xml.contains("<t:ItemClass>IPM.Note</t:ItemClass>"));
+    assert!(spool.request(&r).unwrap().body.unwrap().contains("<t:ItemClass>IPM.Note</t:ItemClass>"));
     r.item_class = "IPM.Note.Microsoft.Missed".into();
-    assert!(spool.envelope(&r).unwrap().xml.contains("<t:ItemClass>IPM.Note.Microsoft.Missed</t:ItemClass>"));
+    assert!(spool.request(&r).unwrap().body.unwrap().contains("<t:ItemClass>IPM.Note.Microsoft.Missed</t:ItemClass>"));
 }
 
 /// A store whose listing is a stale snapshot taken before another tab claimed a message (what

@@ -7,49 +7,15 @@
 //! BodyType="HTML"`, two `ExtendedProperty` (message id, conversation id), `ToRecipients`.
 
 use super::soap::{element, envelope, text_element, Header, XmlWriter};
-use super::text::{html_body, subject_from, xml_safe};
+use super::text::{html_body, xml_safe};
 use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 use crate::address;
-use crate::error::{shown, Error, Result};
-use crate::item_class;
+use crate::error::Result;
+use crate::message;
+pub use crate::message::{MailboxAddress, OfflineMessage, DEFAULT_MAX_MESSAGE_BYTES, MAX_ID_BYTES, MAX_NAME_CHARS};
 use quick_xml::events::BytesText;
 use serde::{Deserialize, Serialize};
 use std::io;
-
-/// Default limit on the chat text, in UTF-8 bytes (64 KiB).
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024;
-/// Longest id (message or conversation), in UTF-8 bytes.
-pub const MAX_ID_BYTES: usize = 256;
-/// Longest display name or subject, in characters (Exchange's subject limit is 255).
-pub const MAX_NAME_CHARS: usize = 255;
-
-/// A mailbox: SMTP address and optional display name.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MailboxAddress {
-    pub email_address: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-}
-
-/// One offline message to deliver.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OfflineMessage {
-    /// Unique message id (e.g. a UUID), ≤ 256 bytes; written as the `OfflineImMessageId` property.
-    pub id: String,
-    /// Conversation id, ≤ 256 bytes; defaults to `id`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub conversation_id: Option<String>,
-    pub to: MailboxAddress,
-    /// The chat text (plain text; becomes an HTML body).
-    pub text: String,
-    /// Subject; defaults to the first line of `text` (≤ 255 characters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-}
 
 /// How to build the envelope.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -90,32 +56,6 @@ pub struct Envelope {
     pub anchor_mailbox: Option<String>,
 }
 
-fn check_id(field: &'static str, id: &str) -> Result<()> {
-    if id.trim().is_empty() {
-        return Err(Error::InvalidInput { field, reason: "is empty".into() });
-    }
-    if id.len() > MAX_ID_BYTES {
-        return Err(Error::InvalidInput { field, reason: format!("is {} bytes; at most {MAX_ID_BYTES}", id.len()) });
-    }
-    Ok(())
-}
-
-fn check_name(field: &'static str, name: &str) -> Result<()> {
-    let n = name.chars().count();
-    if n > MAX_NAME_CHARS {
-        return Err(Error::InvalidInput { field, reason: format!("is {n} characters; at most {MAX_NAME_CHARS}") });
-    }
-    Ok(())
-}
-
-/// Validates the item class: non-empty, ≤ 255 characters, no whitespace or controls.
-fn check_item_class(class: &str) -> Result<()> {
-    if class.is_empty() || class.len() > 255 || class.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(Error::InvalidInput { field: "itemClass", reason: format!("{} is not a message class such as IPM.Note", shown(class)) });
-    }
-    Ok(())
-}
-
 /// Writes one named String extended property.
 pub fn extended_property(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
     w.create_element("t:ExtendedProperty").write_inner_content(|w| {
@@ -139,40 +79,15 @@ pub fn mailbox(w: &mut XmlWriter, name: Option<&str>, email: &str) -> io::Result
 
 /// What the checks of [`validate_offline_message`] computed, for the writer.
 struct Checked<'a> {
-    conversation_id: &'a str,
-    to: String,
-    to_name: Option<&'a str>,
-    class: String,
+    message: message::Checked<'a>,
     impersonate: Option<String>,
-    subject: String,
 }
 
-fn check<'a>(message: &'a OfflineMessage, options: &EnvelopeOptions) -> Result<Checked<'a>> {
-    let limit = options.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
-    if message.text.len() > limit {
-        return Err(Error::MessageTooLarge { size: message.text.len(), limit });
-    }
-    if message.text.trim().is_empty() {
-        return Err(Error::InvalidInput { field: "text", reason: "is empty".into() });
-    }
-    check_id("id", &message.id)?;
-    let conversation_id = message.conversation_id.as_deref().unwrap_or(&message.id);
-    check_id("conversationId", conversation_id)?;
-    let to = address::validate("to.emailAddress", &message.to.email_address)?;
-    let to_name = message.to.display_name.as_deref().map(str::trim);
-    check_name("to.displayName", to_name.unwrap_or(""))?;
-    let class = item_class::normalize(options.item_class.as_deref().unwrap_or(item_class::MISSED_CONVERSATION));
-    check_item_class(&class)?;
+fn check<'a>(m: &'a OfflineMessage, options: &EnvelopeOptions) -> Result<Checked<'a>> {
+    let message = message::check(m, options.item_class.as_deref(), options.max_message_bytes)?;
     let impersonate = options.impersonate.as_deref().map(|a| address::validate("impersonate", a)).transpose()?;
     super::soap::server_version(options.server_version.as_deref())?;
-    let subject = match message.subject.as_deref().map(str::trim) {
-        Some(s) if !s.is_empty() => {
-            check_name("subject", s)?;
-            s.to_string()
-        }
-        _ => subject_from(&message.text, MAX_NAME_CHARS, "Missed conversation"),
-    };
-    Ok(Checked { conversation_id, to, to_name, class, impersonate, subject })
+    Ok(Checked { message, impersonate })
 }
 
 /// Checks everything [`build_offline_message_envelope`] checks, without writing the XML: the
@@ -186,7 +101,7 @@ pub fn validate_offline_message(message: &OfflineMessage, options: &EnvelopeOpti
 /// (empty or oversized ids, names, subject, bad item class or server version),
 /// [`Error::InvalidAddress`] (recipient or impersonated address), [`Error::MessageTooLarge`].
 pub fn build_offline_message_envelope(message: &OfflineMessage, options: &EnvelopeOptions) -> Result<Envelope> {
-    let Checked { conversation_id, to, to_name, class, impersonate, subject } = check(message, options)?;
+    let Checked { message: message::Checked { conversation_id, to, to_name, class, subject }, impersonate } = check(message, options)?;
     let mut replaced = 0u32;
     let subject = xml_safe(&subject, &mut replaced);
     let body = html_body(&xml_safe(&message.text, &mut replaced));

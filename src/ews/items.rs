@@ -8,25 +8,7 @@ use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 
-/// One item as the recipient side needs it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ItemSummary {
-    pub item_id: String,
-    pub change_key: String,
-    pub item_class: String,
-    pub subject: String,
-    /// The body as sent (HTML for offline messages), when asked for.
-    pub body: Option<String>,
-    pub body_type: Option<String>,
-    pub received_at: Option<u64>,
-    pub is_read: Option<bool>,
-    pub from_name: Option<String>,
-    pub from_email: Option<String>,
-    /// Our `OfflineImMessageId` property.
-    pub message_id: Option<String>,
-    /// Our `OfflineImConversationId` property.
-    pub conversation_id: Option<String>,
-}
+pub use crate::missed::ItemSummary;
 
 /// Items of a reply, and FindItem paging.
 #[derive(Debug, Clone, Default, PartialEq)]

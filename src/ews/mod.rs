@@ -8,12 +8,14 @@
 pub mod create_item;
 pub mod datetime;
 pub mod items;
+pub mod mailbox;
 pub mod recipient;
 pub mod response;
 pub mod soap;
 pub mod text;
 
 pub use create_item::{build_offline_message_envelope, validate_offline_message, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
+pub use mailbox::EwsMailbox;
 pub use response::{parse_ews_response, EwsOutcome};
 
 /// SOAP 1.1 envelope namespace.
@@ -25,14 +27,7 @@ pub const NS_MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/20
 /// EWS errors namespace, used in SOAP fault details (prefix `e`).
 pub const NS_ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
 
-/// The property set our named extended properties live in (a fixed GUID of this project), so
-/// the recipient side can find offline messages by id. Shape: `ExtendedFieldURI
-/// PropertySetId=… PropertyName=… PropertyType="String"`.
-pub const PROPERTY_SET_ID: &str = "6b2b3c54-5e0f-4c1c-9a3e-0ff11e1e0a1d";
-/// Named property carrying the offline message's id (de-duplication key).
-pub const PROPERTY_MESSAGE_ID: &str = "OfflineImMessageId";
-/// Named property carrying the conversation id.
-pub const PROPERTY_CONVERSATION_ID: &str = "OfflineImConversationId";
+pub use crate::message::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 
 /// Appends the text an XML reference in a reply stands for: a character reference, or one of
 /// XML's five predefined entities. Any other entity (a reply declares none; XML 1.0 §4.6) adds

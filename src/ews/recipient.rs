@@ -4,12 +4,12 @@
 //! admins"). EWS reference: "FindItem operation", "GetItem operation (email message)",
 //! "UpdateItem operation", "CreateItem operation (email message)".
 
-use super::create_item::{extended_property, mailbox, Envelope, MailboxAddress, DEFAULT_MAX_MESSAGE_BYTES, MAX_ID_BYTES};
+use super::create_item::{extended_property, mailbox, Envelope};
 use super::datetime::to_iso;
 use super::soap::{element, envelope, text_element, Header, XmlWriter};
 use super::text::{html_body, subject_from, xml_safe};
 use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
-use crate::address;
+pub use crate::message::MissedInput;
 use crate::error::{shown, Error, Result};
 use crate::item_class::{MISSED_CONVERSATION, SEED_MISSED_CONVERSATION};
 use std::io;
@@ -168,34 +168,12 @@ pub fn mark_read_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
     Ok(done(xml, "UpdateItem", 0, header))
 }
 
-/// A missed message the user's own client records (DND / Presenting).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MissedMessage {
-    pub id: String,
-    pub conversation_id: String,
-    pub from: MailboxAddress,
-    pub text: String,
-    /// When the IM arrived (ms since the epoch).
-    pub received_at: u64,
-}
-
 /// CreateItem `SaveOnly` into the user's `conversationhistory`: class
 /// `IPM.Note.Microsoft.Missed`, `From` the original sender, `PR_MESSAGE_FLAGS` (0x0E07) = 0
 /// (unread, not unsent: not a draft), `PR_MESSAGE_DELIVERY_TIME` (0x0E06) = `received_at`. No mail
 /// is sent and nothing lands in Drafts.
-pub fn record_missed_envelope(m: &MissedMessage, header: &Header) -> Result<Envelope> {
-    if m.text.trim().is_empty() {
-        return Err(Error::InvalidInput { field: "text", reason: "is empty".into() });
-    }
-    if m.text.len() > DEFAULT_MAX_MESSAGE_BYTES {
-        return Err(Error::MessageTooLarge { size: m.text.len(), limit: DEFAULT_MAX_MESSAGE_BYTES });
-    }
-    for (field, v) in [("id", &m.id), ("conversationId", &m.conversation_id)] {
-        if v.trim().is_empty() || v.len() > MAX_ID_BYTES {
-            return Err(Error::InvalidInput { field, reason: format!("must be 1 to {MAX_ID_BYTES} bytes") });
-        }
-    }
-    let from = address::validate("from.emailAddress", &m.from.email_address)?;
+pub fn record_missed_envelope(m: &MissedInput, header: &Header) -> Result<Envelope> {
+    let from = m.check()?;
     let mut replaced = 0;
     let from_name = m.from.display_name.as_deref().map(|n| xml_safe(n, &mut replaced));
     let subject = subject_from(&m.text, 255, "Missed conversation");

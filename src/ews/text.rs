@@ -33,36 +33,7 @@ pub fn xml_safe<'a>(text: &'a str, count: &mut u32) -> Cow<'a, str> {
     )
 }
 
-/// The HTML document for a chat text: HTML-escaped, each line break (`\r\n`, `\n`, `\r`) kept as
-/// `<br>`. The result is text to be written into `t:Body` (the XML writer escapes it again).
-pub fn html_body(text: &str) -> String {
-    let normalized = if text.contains('\r') { Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n")) } else { Cow::Borrowed(text) };
-    let mut html = String::with_capacity(normalized.len() + 128);
-    html.push_str("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\"></head><body><div>");
-    for (i, line) in normalized.split('\n').enumerate() {
-        if i > 0 {
-            html.push_str("<br>\n");
-        }
-        html.push_str(&quick_xml::escape::partial_escape(line));
-    }
-    html.push_str("</div></body></html>");
-    html
-}
-
-/// A subject from the chat text: its first non-empty line, trimmed, cut to `max_chars` (with
-/// `…` when cut). Empty text gives `fallback`.
-pub fn subject_from(text: &str, max_chars: usize, fallback: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
-    if line.is_empty() {
-        return fallback.to_string();
-    }
-    if line.chars().count() <= max_chars {
-        return line.to_string();
-    }
-    let mut s: String = line.chars().take(max_chars.saturating_sub(1)).collect();
-    s.push('…');
-    s
-}
+pub use crate::message::{html_body, subject_from};
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,8 @@ use super::schedule::{due_chains, RetryPolicy};
 use super::store::SpoolStore;
 use super::transport::Transport;
 use crate::error::{Error, Result};
-use crate::ews::{build_offline_message_envelope, parse_ews_response, validate_offline_message, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
+use crate::mailbox::{Mailbox, Request};
+use crate::message::{MailboxAddress, OfflineMessage};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 use std::cell::Cell;
@@ -68,13 +69,14 @@ pub struct NewMessage {
     pub item_class: String,
 }
 
-/// Engine settings.
+/// Engine settings, over the mailbox back end `M` that writes and reads the requests.
 #[derive(Debug, Clone)]
-pub struct SpoolConfig {
-    /// Server version, impersonation and size limit for every envelope (item class comes per record).
-    pub envelope: EnvelopeOptions,
+pub struct SpoolConfig<M> {
+    /// The back end: builds each record's delivery request and reads its reply.
+    pub mailbox: M,
     pub retry: RetryPolicy,
-    /// Requests in flight at once (≥ 1).
+    /// Requests in flight at once (≥ 1). Lowered (halved, at least 1) for the rest of a round
+    /// when the server reports its per-mailbox concurrency limit ([`crate::mailbox::Outcome::is_concurrency_limit`]).
     pub concurrency: usize,
     /// This messenger instance's id, written into leases.
     pub owner: String,
@@ -84,19 +86,22 @@ pub struct SpoolConfig {
     pub sender: String,
 }
 
-/// The engine over a store, for one sender.
-pub struct Spool<S> {
+/// The engine over a store and a mailbox back end, for one sender.
+pub struct Spool<S, M> {
     pub store: S,
-    pub config: SpoolConfig,
+    pub config: SpoolConfig<M>,
     /// Set when an attempt in the current round needed credentials: the round starts no more
     /// attempts (they would all fail the same way).
     halted: Cell<bool>,
+    /// Requests in flight allowed in this round (starts at `config.concurrency`).
+    limit: Cell<usize>,
 }
 
-impl<S: SpoolStore> Spool<S> {
-    pub fn new(store: S, mut config: SpoolConfig) -> Self {
+impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
+    pub fn new(store: S, mut config: SpoolConfig<M>) -> Self {
         config.sender = normalize_sender(&config.sender);
-        Spool { store, config, halted: Cell::new(false) }
+        let limit = Cell::new(config.concurrency.max(1));
+        Spool { store, config, halted: Cell::new(false), limit }
     }
 
     /// The normalised sender this spool serves.
@@ -113,11 +118,11 @@ impl<S: SpoolStore> Spool<S> {
         }
     }
 
-    /// The EWS request for a stored record, rebuilt from the record and the current settings.
-    pub fn envelope(&self, r: &SpoolRecord) -> Result<Envelope> {
+    /// The delivery request for a stored record, rebuilt from the record and the current
+    /// settings by the back end.
+    pub fn request(&self, r: &SpoolRecord) -> Result<Request> {
         let message = OfflineMessage { id: r.id.clone(), conversation_id: Some(r.conversation_id.clone()), to: r.to.clone(), text: r.text.clone(), subject: r.subject.clone() };
-        let options = EnvelopeOptions { item_class: Some(r.item_class.clone()), ..self.config.envelope.clone() };
-        build_offline_message_envelope(&message, &options)
+        self.config.mailbox.delivery(&message, &r.item_class)
     }
 
     /// Validates `m` (every check its envelope needs: bad input is rejected before it is
@@ -126,8 +131,8 @@ impl<S: SpoolStore> Spool<S> {
     pub fn new_record(&self, m: NewMessage, now: u64) -> Result<SpoolRecord> {
         let conversation_id = m.conversation_id.filter(|c| !c.is_empty()).unwrap_or_else(|| m.id.clone());
         let message = OfflineMessage { id: m.id, conversation_id: Some(conversation_id), to: m.to, text: m.text, subject: m.subject };
-        let options = EnvelopeOptions { item_class: Some(m.item_class), ..self.config.envelope.clone() };
-        validate_offline_message(&message, &options)?;
+        let item_class = m.item_class;
+        self.config.mailbox.check(&message, &item_class)?;
         let OfflineMessage { id, conversation_id, to, text, subject } = message;
         Ok(SpoolRecord {
             conversation_id: conversation_id.unwrap_or_default(),
@@ -137,7 +142,7 @@ impl<S: SpoolStore> Spool<S> {
             to_sip_address: m.to_sip_address,
             text,
             subject,
-            item_class: options.item_class.unwrap_or_default(),
+            item_class,
             state: State::Queued,
             attempts: 0,
             auth_failures: 0,
@@ -289,10 +294,11 @@ impl<S: SpoolStore> Spool<S> {
     pub async fn process_due<T: Transport, C: Clock>(&self, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
         let mut made = 0;
         self.halted.set(false);
+        self.limit.set(self.config.concurrency.max(1));
         loop {
             let chains = due_chains(&self.store.all(&self.config.sender).await?, clock.now_ms(), &self.config.retry);
             let results: Vec<Result<usize>> = stream::iter(chains.iter().map(|chain| self.send_chain(chain, transport, clock, emit)))
-                .buffer_unordered(self.config.concurrency.max(1))
+                .buffer_unordered(self.limit.get())
                 .collect()
                 .await;
             let mut attempted = 0;
@@ -334,15 +340,19 @@ impl<S: SpoolStore> Spool<S> {
         let now = clock.now_ms();
         let Some(r) = self.store.update(id, &mut |r| machine::claim(r, sender, owner, now, &policy)).await? else { return Ok(None) };
         emit(SpoolEvent::Sending(r.clone()));
-        let outcome: Outcome = match self.envelope(&r) {
-            Ok(env) => match transport.post(&env).await {
-                Ok(reply) => parse_ews_response(reply.status, &reply.body).into(),
+        let outcome: Outcome = match self.request(&r) {
+            Ok(request) => match transport.send(&request).await {
+                Ok(reply) => self.config.mailbox.delivery_outcome(&reply, clock.now_ms()),
                 Err(e) => e.outcome(),
             },
             Err(e) => Outcome::Failed { code: e.code().to_string(), message: e.to_string(), http_status: 0, permanent: true },
         };
         if matches!(outcome, Outcome::AuthRequired { .. }) {
             self.halted.set(true);
+        }
+        if outcome.is_concurrency_limit() {
+            // The next pass starts fewer chains at once (the ones in flight finish).
+            self.limit.set((self.limit.get() / 2).max(1));
         }
         let now = clock.now_ms();
         let mut settled = None;

@@ -13,34 +13,8 @@
 use super::record::{LastError, SpoolRecord, State};
 use super::schedule::{claimable, RetryPolicy};
 use super::transport::redact_bearer;
-use crate::ews::EwsOutcome;
+pub use crate::mailbox::Outcome;
 use serde::Serialize;
-
-/// What one attempt came to, whatever the mailbox back end.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The mailbox server accepted the message.
-    Delivered,
-    /// Try again later; `back_off_ms` is the server's own wait (EWS BackOffMilliseconds).
-    Retry { code: String, message: String, back_off_ms: Option<u64>, http_status: u16 },
-    /// Will not be retried automatically. `permanent`: retrying cannot help (a server verdict);
-    /// otherwise the cause is on this side (e.g. `TransportContract`) and `retry()` may help once
-    /// it is fixed.
-    Failed { code: String, message: String, http_status: u16, permanent: bool },
-    /// Credentials are missing or refused; nothing of the message is the problem.
-    AuthRequired { code: String, message: String, http_status: u16 },
-}
-
-impl From<EwsOutcome> for Outcome {
-    fn from(o: EwsOutcome) -> Self {
-        match o {
-            EwsOutcome::Delivered { .. } => Outcome::Delivered,
-            EwsOutcome::Retry { code, message, back_off_ms, http_status } => Outcome::Retry { code, message, back_off_ms, http_status },
-            EwsOutcome::PermanentFailure { code, message, http_status } => Outcome::Failed { code, message, http_status, permanent: true },
-            EwsOutcome::AuthRequired { http_status, code, message } => Outcome::AuthRequired { code, message, http_status },
-        }
-    }
-}
 
 /// What settling did to the record (the event the messenger dispatches).
 #[derive(Debug, Clone, PartialEq, Serialize)]

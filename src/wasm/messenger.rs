@@ -8,9 +8,9 @@ use super::objects::Receipts;
 use super::transport::JsTransport;
 use super::{config_from_js, from_js, from_js_counted, to_js};
 use crate::error::Error;
-use crate::ews::soap::Header;
+use crate::backend::Backend;
+use crate::mailbox::Mailbox;
 use crate::messenger::{plan_send, CheckMissedOptions, MessengerConfig, Plan, ReceiptState, RecordMissedInput, Resolved, SendInput, SendReceipt};
-use crate::recipient;
 use crate::spool::schedule::next_wakeup;
 use crate::spool::{Clock, Spool, SpoolEvent, SpoolStore, State};
 use futures_util::future::{AbortHandle, Abortable};
@@ -47,7 +47,7 @@ extern "C" {
 }
 
 struct Inner {
-    spool: Spool<IdbStore>,
+    spool: Spool<IdbStore, Backend>,
     config: Resolved,
     transport: JsTransport,
     events: EventTarget,
@@ -238,7 +238,7 @@ impl OfflineMessenger {
         let resolved = parsed.resolve(&random_id()).map_err(|e| error_to_js(&e))?;
         let store = IdbStore::open(&resolved.db_name).await.map_err(|e| error_to_js(&e))?;
         let transport = JsTransport {
-            url: resolved.ews_url.clone(),
+            url: resolved.url.clone(),
             custom,
             get_access_token,
             timeout_ms: resolved.request_timeout_ms,
@@ -389,9 +389,7 @@ impl OfflineMessenger {
                 Some(o) => from_js("options", o)?,
                 None => CheckMissedOptions::default(),
             };
-            let e = &inner.config.spool.envelope;
-            let header = Header { server_version: e.server_version.as_deref(), impersonate: e.impersonate.as_deref() };
-            to_js(&recipient::check_missed(&inner.transport, &header, options.since).await.map_err(|e| error_to_js(&e))?)
+            to_js(&inner.spool.config.mailbox.check_missed(&inner.transport, options.since).await.map_err(|e| error_to_js(&e))?)
         })
     }
 
@@ -405,9 +403,7 @@ impl OfflineMessenger {
             if ids.is_empty() {
                 return Ok(JsValue::from_f64(0.0));
             }
-            let e = &inner.config.spool.envelope;
-            let header = Header { server_version: e.server_version.as_deref(), impersonate: e.impersonate.as_deref() };
-            let n = recipient::mark_seen(&inner.transport, &header, &ids).await.map_err(|e| error_to_js(&e))?;
+            let n = inner.spool.config.mailbox.mark_seen(&inner.transport, &ids).await.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::from_f64(n as f64))
         })
     }
@@ -423,9 +419,7 @@ impl OfflineMessenger {
         future_to_promise(async move {
             let input: RecordMissedInput = from_js("input", input)?;
             let message = input.into_message(random_id(), JsClock.now_ms());
-            let e = &inner.config.spool.envelope;
-            let header = Header { server_version: e.server_version.as_deref(), impersonate: e.impersonate.as_deref() };
-            let id = recipient::record_missed(&inner.transport, &header, &message).await.map_err(|e| error_to_js(&e))?;
+            let id = inner.spool.config.mailbox.record_missed(&inner.transport, &message).await.map_err(|e| error_to_js(&e))?;
             Ok(JsValue::from_str(&id))
         })
     }

@@ -109,6 +109,12 @@ export function bytesToText(v) {
   if (v instanceof ArrayBuffer || ArrayBuffer.isView(v)) return new TextDecoder("utf-8").decode(v);
   return undefined;
 }
+export function retryAfterOf(headers) {
+  if (!headers || typeof headers !== "object") return undefined;
+  if (typeof headers.get === "function") return headers.get("Retry-After") ?? undefined;
+  const key = Object.keys(headers).find((k) => k.toLowerCase() === "retry-after");
+  return key === undefined ? undefined : String(headers[key]);
+}
 export function reason(e) {
   if (e instanceof Error || (e && typeof e.message === "string")) return (e.name ? e.name + ": " : "") + e.message;
   try { return String(e); } catch (_) { return "unknown reason"; }

@@ -1,6 +1,6 @@
-//! Posting EWS requests from the browser: `fetch` with a timeout (AbortController), or the app's
-//! own `transport(request) => Promise<{status, body}>`. Only the configured EWS URL is ever
-//! requested. An access token from `getAccessToken()` goes into the `Authorization` header of
+//! Sending mailbox requests (EWS or Graph) from the browser: `fetch` with a timeout
+//! (AbortController), or the app's own `transport(request) => Promise<{status, body}>`. Only the
+//! configured URL (EWS), or paths under it (Graph), is ever requested. An access token from `getAccessToken()` goes into the `Authorization` header of
 //! that one request and nowhere else: replies and error texts are redacted of it before the
 //! core sees them, so it never reaches IndexedDB, an event or a log.
 //!
@@ -9,7 +9,7 @@
 //! AbortSignal that fires at that timeout.
 
 use super::bounded::within;
-use crate::ews::Envelope;
+use crate::mailbox::Request;
 use crate::spool::transport::{check_token, redact};
 use crate::spool::{Transport, TransportError, TransportReply};
 use js_sys::{Function, Object, Promise, Reflect};
@@ -21,24 +21,25 @@ use web_sys::{AbortController, Headers, RequestInit, Response};
 #[wasm_bindgen(typescript_custom_section)]
 const TRANSPORT_TS: &'static str = r#"
 /**
- * What a custom `transport` receives: one EWS POST. `signal` aborts at `requestTimeoutMs`.
- * `headers`: `Content-Type`, `SOAPAction`, `Authorization` (with `getAccessToken`), and
- * `X-AnchorMailbox` (the impersonated mailbox) when `impersonate` is on.
+ * What a custom `transport` receives: one request. EWS: a POST of SOAP to `ewsUrl`, headers
+ * `Content-Type`, `SOAPAction`, and `X-AnchorMailbox` when `impersonate` is on. Graph: GET,
+ * POST, PATCH or DELETE under `graphUrl`, JSON bodies, `Prefer` on listings. `Authorization`
+ * with `getAccessToken`. `signal` aborts at `requestTimeoutMs`. `body` is absent for GET and DELETE.
  */
 export interface EwsRequest {
   url: string;
-  method: "POST";
+  method: "POST" | "GET" | "PATCH" | "DELETE";
   headers: Record<string, string>;
-  body: string;
+  body?: string;
   signal: AbortSignal;
 }
 /**
  * What a custom `transport` resolves to: `status` a number (or numeric string) from 100 to 599,
- * `body` a string, `Uint8Array` or `ArrayBuffer` (UTF-8). A fetch `Response` is accepted too.
- * Reject, or resolve status 0, for "no reply" (retried). Any other shape fails the message with
- * code `TransportContract`.
+ * `body` a string, `Uint8Array` or `ArrayBuffer` (UTF-8), and optionally `headers` (only
+ * `Retry-After` is read). A fetch `Response` is accepted too. Reject, or resolve status 0, for
+ * "no reply" (retried). Any other shape fails the message with code `TransportContract`.
  */
-export interface EwsReply { status: number | string; body: string | Uint8Array | ArrayBuffer; }
+export interface EwsReply { status: number | string; body: string | Uint8Array | ArrayBuffer; headers?: Record<string, string>; }
 "#;
 
 #[wasm_bindgen(module = "/src/wasm/shell.js")]
@@ -47,6 +48,8 @@ extern "C" {
     #[wasm_bindgen(js_name = bytesToText)]
     fn bytes_to_text(v: &JsValue) -> JsValue;
     fn reason(e: &JsValue) -> String;
+    #[wasm_bindgen(js_name = retryAfterOf)]
+    fn retry_after_of(headers: &JsValue) -> Option<String>;
 }
 
 /// fetch or a JS function, plus an optional token source.
@@ -111,12 +114,14 @@ impl JsTransport {
         Ok(Some(token))
     }
 
-    async fn custom_post(&self, f: &Function, headers: &Object, body: &str, signal: &web_sys::AbortSignal) -> Result<TransportReply, TransportError> {
+    async fn custom_post(&self, f: &Function, url: &str, r: &Request, headers: &Object, signal: &web_sys::AbortSignal) -> Result<TransportReply, TransportError> {
         let request: JsValue = Object::new().into();
-        set(&request, "url", &self.url.as_str().into());
-        set(&request, "method", &"POST".into());
+        set(&request, "url", &url.into());
+        set(&request, "method", &r.method.into());
         set(&request, "headers", headers);
-        set(&request, "body", &body.into());
+        if let Some(body) = &r.body {
+            set(&request, "body", &body.as_str().into());
+        }
         set(&request, "signal", signal);
         let pending = f.call1(&JsValue::NULL, &request).map_err(|e| TransportError::NoReply(["the transport threw: ", &reason(&e)].concat()))?;
         let reply = await_value(pending).await.map_err(|e| TransportError::NoReply(["the transport rejected: ", &reason(&e)].concat()))?;
@@ -133,15 +138,19 @@ impl JsTransport {
         }
         let status = status_of(&status)?;
         let body = body_of(&Reflect::get(&reply, &"body".into()).unwrap_or(JsValue::UNDEFINED))?;
-        Ok(TransportReply { status, body })
+        let retry_after = retry_after_of(&Reflect::get(&reply, &"headers".into()).unwrap_or(JsValue::UNDEFINED));
+        Ok(TransportReply { status, body, retry_after })
     }
 
-    async fn fetch_post(&self, headers: &Object, body: &str, signal: &web_sys::AbortSignal) -> Result<TransportReply, TransportError> {
+    async fn fetch_post(&self, url: &str, r: &Request, headers: &Object, signal: &web_sys::AbortSignal) -> Result<TransportReply, TransportError> {
         let no_reply = |e: JsValue| TransportError::NoReply(reason(&e));
         let init = RequestInit::new();
-        init.set_method("POST");
-        init.set_body(&body.into());
+        init.set_method(r.method);
+        if let Some(body) = &r.body {
+            init.set_body(&body.as_str().into());
+        }
         init.set_signal(Some(signal));
+        // Cookies go to a same-origin EWS proxy only; Graph authenticates by bearer token alone.
         init.set_credentials(web_sys::RequestCredentials::SameOrigin);
         // EWS never redirects a POST; a sign-in front end does. Seeing the redirect (as an
         // opaque one) instead of following it to a sign-in page makes it `authrequired`.
@@ -154,20 +163,23 @@ impl JsTransport {
         }
         init.set_headers(&h);
         let fetch: Function = Reflect::get(&js_sys::global(), &"fetch".into()).map_err(no_reply)?.dyn_into().map_err(no_reply)?;
-        let promise: Promise = fetch.call2(&JsValue::NULL, &self.url.as_str().into(), &init).map_err(no_reply)?.dyn_into().map_err(no_reply)?;
+        let promise: Promise = fetch.call2(&JsValue::NULL, &url.into(), &init).map_err(no_reply)?.dyn_into().map_err(no_reply)?;
         let response: Response = JsFuture::from(promise).await.map_err(no_reply)?.dyn_into().map_err(no_reply)?;
         read_response(&response).await
     }
 }
 
-/// Status and text of a fetch `Response`; an opaque redirect (redirect "manual") reads as 302.
+/// Status, text and `Retry-After` of a fetch `Response`; an opaque redirect (redirect "manual")
+/// reads as 302. Cross-origin, `Retry-After` is visible only if the server exposes it
+/// (`Access-Control-Expose-Headers`); Graph does not, so a 429 there waits our own backoff.
 async fn read_response(response: &Response) -> Result<TransportReply, TransportError> {
     if response.type_() == web_sys::ResponseType::Opaqueredirect {
-        return Ok(TransportReply { status: 302, body: String::new() });
+        return Ok(TransportReply::new(302, ""));
     }
     let no_reply = |e: JsValue| TransportError::NoReply(reason(&e));
+    let retry_after = response.headers().get("Retry-After").ok().flatten();
     let text = JsFuture::from(response.text().map_err(no_reply)?).await.map_err(no_reply)?.as_string().unwrap_or_default();
-    Ok(TransportReply { status: response.status(), body: text })
+    Ok(TransportReply { status: response.status(), body: text, retry_after })
 }
 
 fn redact_error(e: TransportError, token: Option<&str>) -> TransportError {
@@ -180,14 +192,13 @@ fn redact_error(e: TransportError, token: Option<&str>) -> TransportError {
 }
 
 impl Transport for JsTransport {
-    async fn post(&self, envelope: &Envelope) -> Result<TransportReply, TransportError> {
+    async fn send(&self, request: &Request) -> Result<TransportReply, TransportError> {
         let token = self.token().await?;
         let headers: Object = Object::new();
-        set(&headers, "Content-Type", &"text/xml; charset=utf-8".into());
-        set(&headers, "SOAPAction", &envelope.soap_action.as_str().into());
-        if let Some(anchor) = &envelope.anchor_mailbox {
-            set(&headers, "X-AnchorMailbox", &anchor.as_str().into());
+        for (k, v) in &request.headers {
+            set(&headers, k, &v.as_str().into());
         }
+        let url = [self.url.as_str(), &request.path].concat();
         if let Some(token) = token.as_deref() {
             set(&headers, "Authorization", &["Bearer ", token].concat().into());
         }
@@ -195,8 +206,8 @@ impl Transport for JsTransport {
         let signal = controller.signal();
         let sent = async {
             match &self.custom {
-                Some(f) => self.custom_post(f, &headers, &envelope.xml, &signal).await,
-                None => self.fetch_post(&headers, &envelope.xml, &signal).await,
+                Some(f) => self.custom_post(f, &url, request, &headers, &signal).await,
+                None => self.fetch_post(&url, request, &headers, &signal).await,
             }
         };
         let result = match within(self.timeout_ms, sent).await {
@@ -207,7 +218,7 @@ impl Transport for JsTransport {
             }
         };
         match result {
-            Ok(reply) => Ok(TransportReply { status: reply.status, body: redact(&reply.body, token.as_deref()) }),
+            Ok(reply) => Ok(TransportReply { body: redact(&reply.body, token.as_deref()), ..reply }),
             Err(e) => Err(redact_error(e, token.as_deref())),
         }
     }

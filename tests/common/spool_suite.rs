@@ -3,7 +3,8 @@
 //! store (tests/web_spool.rs). No threads, processes or files: it must run in a browser.
 #![allow(dead_code)]
 
-use offline_im::ews::{Envelope, EnvelopeOptions, MailboxAddress};
+use offline_im::ews::{EwsMailbox, MailboxAddress};
+use offline_im::mailbox::Request;
 use offline_im::spool::*;
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
@@ -70,7 +71,8 @@ fn message_id(xml: &str) -> String {
     xml.split("<t:Value>").nth(1).and_then(|s| s.split("</t:Value>").next()).unwrap_or_default().to_string()
 }
 impl Transport for FakeEws {
-    async fn post(&self, envelope: &Envelope) -> Result<TransportReply, TransportError> {
+    async fn send(&self, request: &Request) -> Result<TransportReply, TransportError> {
+        let xml = request.body.clone().unwrap_or_default();
         YieldOnce(false).await;
         let (status, body) = self.script.borrow_mut().pop_front().unwrap_or((200, SUCCESS.to_string()));
         match (status, body.as_str()) {
@@ -78,7 +80,7 @@ impl Transport for FakeEws {
             (0, "token-timeout") => return Err(TransportError::TokenTimeout(100)),
             _ => {}
         }
-        self.requests.borrow_mut().push(envelope.xml.clone());
+        self.requests.borrow_mut().push(xml.clone());
         match (status, body.as_str()) {
             (0, "timeout") => return Err(TransportError::Timeout(1_000)),
             (0, "contract") => return Err(TransportError::Contract("status is \"abc\", not an HTTP status".into())),
@@ -86,9 +88,9 @@ impl Transport for FakeEws {
             _ => {}
         }
         if status == 200 && body == SUCCESS {
-            *self.delivered.borrow_mut().entry(message_id(&envelope.xml)).or_default() += 1;
+            *self.delivered.borrow_mut().entry(message_id(&xml)).or_default() += 1;
         }
-        Ok(TransportReply { status, body })
+        Ok(TransportReply::new(status, body))
     }
 }
 
@@ -96,13 +98,13 @@ pub const TONY: &str = "tony@contoso.com";
 pub const SAM: &str = "sam@contoso.com";
 
 /// Settings of a spool instance `owner` (a tab) of Tony's.
-pub fn config(owner: &str) -> SpoolConfig {
+pub fn config(owner: &str) -> SpoolConfig<EwsMailbox> {
     config_for(owner, TONY)
 }
 
 /// Settings of a spool instance `owner` of `sender`'s.
-pub fn config_for(owner: &str, sender: &str) -> SpoolConfig {
-    SpoolConfig { envelope: EnvelopeOptions::default(), retry: RetryPolicy::default(), concurrency: 4, owner: owner.into(), sender: sender.into() }
+pub fn config_for(owner: &str, sender: &str) -> SpoolConfig<EwsMailbox> {
+    SpoolConfig { mailbox: EwsMailbox::default(), retry: RetryPolicy::default(), concurrency: 4, owner: owner.into(), sender: sender.into() }
 }
 
 pub fn new_message(id: &str, conversation: &str, text: &str) -> NewMessage {
@@ -117,7 +119,7 @@ pub fn new_message(id: &str, conversation: &str, text: &str) -> NewMessage {
     }
 }
 
-pub async fn accept<S: SpoolStore>(spool: &Spool<S>, id: &str, conversation: &str, clock: &FakeClock) -> SpoolRecord {
+pub async fn accept<S: SpoolStore>(spool: &Spool<S, EwsMailbox>, id: &str, conversation: &str, clock: &FakeClock) -> SpoolRecord {
     let r = spool.new_record(new_message(id, conversation, &format!("text of {id}")), clock.now_ms()).expect("valid message");
     let (stored, new) = spool.enqueue(r).await.expect("enqueued");
     assert!(new);
@@ -413,15 +415,15 @@ pub struct Gauge<P> {
     pub order: RefCell<Vec<String>>,
 }
 impl<P: Fn() -> F, F: Future<Output = ()>> Transport for Gauge<P> {
-    async fn post(&self, envelope: &Envelope) -> Result<TransportReply, TransportError> {
+    async fn send(&self, request: &Request) -> Result<TransportReply, TransportError> {
         self.now.set(self.now.get() + 1);
         self.max.set(self.max.get().max(self.now.get()));
-        let xml = &envelope.xml;
+        let xml = request.body.as_deref().unwrap_or_default();
         let subject = &xml[xml.find("<t:Subject>").unwrap_or(0) + 11..xml.find("</t:Subject>").unwrap_or(0)];
         self.order.borrow_mut().push(subject.to_string());
         (self.pause)().await;
         self.now.set(self.now.get() - 1);
-        Ok(TransportReply { status: 200, body: SUCCESS.to_string() })
+        Ok(TransportReply::new(200, SUCCESS))
     }
 }
 
@@ -535,10 +537,10 @@ pub struct Held<'a> {
     pub reply: (u16, &'static str),
 }
 impl Transport for Held<'_> {
-    async fn post(&self, _: &Envelope) -> Result<TransportReply, TransportError> {
+    async fn send(&self, _: &Request) -> Result<TransportReply, TransportError> {
         self.started.open();
         self.release.wait().await;
-        Ok(TransportReply { status: self.reply.0, body: self.reply.1.to_string() })
+        Ok(TransportReply::new(self.reply.0, self.reply.1))
     }
 }
 
