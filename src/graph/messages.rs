@@ -110,6 +110,14 @@ fn is_named(id: &str, name: &str) -> bool {
     rest.get(..PROPERTY_SET_ID.len()).is_some_and(|g| g.eq_ignore_ascii_case(PROPERTY_SET_ID)) && rest[PROPERTY_SET_ID.len()..] == *["} Name ", name].concat()
 }
 
+/// The tag of a tagged property id of type `kind` (`String 0x001A`), by value: Graph answers
+/// with the tag in its shortest lower-case form (`String 0x1a`), whatever form the request used.
+pub fn tag_of(id: &str, kind: &str) -> Option<u32> {
+    let (k, tag) = id.split_once(' ')?;
+    let hex = tag.strip_prefix("0x").or_else(|| tag.strip_prefix("0X"))?;
+    (k.eq_ignore_ascii_case(kind) && !hex.is_empty() && hex.len() <= 4).then(|| u32::from_str_radix(hex, 16).ok()).flatten()
+}
+
 /// One page of a message list: the items and the `@odata.nextLink`. Err: the body is not a
 /// message collection.
 pub fn parse_page(body: &str) -> std::result::Result<(Vec<ItemSummary>, Option<String>), String> {
@@ -119,7 +127,7 @@ pub fn parse_page(body: &str) -> std::result::Result<(Vec<ItemSummary>, Option<S
         .into_iter()
         .map(|m| {
             let prop = |pred: &dyn Fn(&str) -> bool| m.single_value_extended_properties.iter().find(|p| pred(&p.id)).and_then(|p| p.value.clone());
-            let item_class = prop(&|id| id.eq_ignore_ascii_case(PR_MESSAGE_CLASS)).unwrap_or_else(|| "IPM.Note".into());
+            let item_class = prop(&|id| tag_of(id, "String") == Some(0x001A)).unwrap_or_else(|| "IPM.Note".into());
             let message_id = prop(&|id| is_named(id, PROPERTY_MESSAGE_ID));
             let conversation_id = prop(&|id| is_named(id, PROPERTY_CONVERSATION_ID));
             let (from_name, from_email) = m.from.map(|f| (f.email_address.name, f.email_address.address)).unwrap_or_default();

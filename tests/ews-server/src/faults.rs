@@ -1,7 +1,9 @@
 //! Fault injection, set through `POST /_control/faults`:
-//! `{ "kind": "serverBusy" | "http503" | "http500Fault" | "http401" | "drop" | "slow",
+//! `{ "kind": "serverBusy" | "http503" | "http429" | "http504" | "http500Fault" | "http401" | "drop" | "slow",
 //!    "count": N, "durationMs": T, "backOffMs": B, "delayMs": D, "probability": P }`.
-//! A fault applies to the next `count` EWS requests, or for `durationMs`, or (neither) until
+//! Faults are shared by the EWS and Graph endpoints, each answering in its own shape (Graph:
+//! `graph::fault_reply`; each request inside a `$batch` rolls on its own). A fault applies to the
+//! next `count` requests, or for `durationMs`, or (neither) until
 //! `DELETE /_control/faults`; `probability` (0..1) makes it random (chaos tests).
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +14,10 @@ use std::time::{Duration, Instant};
 pub enum Kind {
     ServerBusy,
     Http503,
+    /// Graph: 429 with Retry-After; EWS: HTTP 429 (a front end's throttling).
+    Http429,
+    /// 504 Gateway Timeout.
+    Http504,
     Http500Fault,
     Http401,
     Drop,

@@ -4,6 +4,8 @@
 pub mod dom;
 pub mod faults;
 pub mod folders;
+pub mod graph;
+pub mod graph_query;
 pub mod ops;
 pub mod restriction;
 pub mod schema;

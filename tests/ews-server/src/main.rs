@@ -7,19 +7,30 @@
 //! - `www/` at `/` and the built `pkg/` at `/pkg/`: one origin, as behind a reverse proxy;
 //!   `target/bench/` at `/bench/` (the benchmark page that `pkg-scripts/bench` assembles).
 //!
-//! Usage: `ews-server [--port 8787] [--root <repository>]`. Listens on 127.0.0.1 only.
+//! - Microsoft Graph v1.0 on its own port (`--graph-port`, default port + 1) under `/v1.0`,
+//!   another origin than the page, as graph.microsoft.com is: routes in `graph.rs`; CORS as a
+//!   browser needs it (preflight `OPTIONS` answered with `Access-Control-Allow-*` for an allowed
+//!   origin, nothing for another, so the browser blocks it); `Access-Control-Expose-Headers`
+//!   without `Retry-After`, as Graph's (microsoftgraph/microsoft-graph-docs-contrib#2011: a
+//!   browser cannot read Graph's Retry-After); 4 requests in flight per mailbox, the fifth
+//!   answered 429 `ApplicationThrottled` `MailboxConcurrency` ("Outlook service limits").
+//!
+//! Usage: `ews-server [--port 8787] [--graph-port 8788] [--graph-allow-origin <origin>]…
+//! [--root <repository>]`. Allowed origins default to the EWS port's own
+//! (`http://127.0.0.1:<port>`, `http://localhost:<port>`). Listens on 127.0.0.1 only.
 
 use ews_server::{faults, ops, state};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State as Ax};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use faults::{FaultSpec, Faults, Kind};
 use serde_json::json;
 use state::State;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,6 +69,8 @@ async fn ews(Ax(app): Ax<App>, headers: HeaderMap, body: String) -> Response {
                 return xml(500, ops::fault("ErrorServerBusy", text, Some(spec.back_off_ms.unwrap_or(1_000))));
             }
             Kind::Http503 => return (StatusCode::SERVICE_UNAVAILABLE, "<html><body><h1>Service Unavailable</h1></body></html>").into_response(),
+            Kind::Http429 => return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, spec.back_off_ms.unwrap_or(1_000).div_ceil(1000).to_string())], "Too Many Requests").into_response(),
+            Kind::Http504 => return (StatusCode::GATEWAY_TIMEOUT, "<html><body><h1>Gateway Timeout</h1></body></html>").into_response(),
             Kind::Http500Fault => return xml(500, ops::fault("ErrorInternalServerError", "An internal server error occurred. The operation failed.", None)),
             Kind::Http401 => return unauthorized(),
             Kind::Drop => {
@@ -123,6 +136,113 @@ async fn reset(Ax(app): Ax<App>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
+/// The Graph endpoint's side of the server: the shared mailboxes and faults, the origins it
+/// allows, its own base URL, and requests in flight per mailbox.
+#[derive(Clone)]
+struct GraphApp {
+    app: App,
+    origins: Arc<Vec<String>>,
+    base: String,
+    in_flight: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// Response headers a browser page may read, as Graph lists them; `Retry-After` is not among
+/// them (microsoftgraph/microsoft-graph-docs-contrib#2011).
+const EXPOSED: &str = "ETag, Location, Preference-Applied, Content-Range, request-id, client-request-id, ReadWriteConsistencyToken, SdkVersion, WWW-Authenticate, x-ms-client-gcc-tenant";
+
+/// Counts a request in flight for one mailbox while it lives.
+struct InFlight(Arc<Mutex<HashMap<String, usize>>>, String);
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.1) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+fn graph_response(reply: ews_server::graph::GraphReply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut r = if reply.body.is_empty() { status.into_response() } else { (status, [(header::CONTENT_TYPE, "application/json")], reply.body).into_response() };
+    for (k, v) in reply.headers {
+        if let (Ok(k), Ok(v)) = (header::HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    r
+}
+
+fn with_cors(mut r: Response, origin: Option<&str>) -> Response {
+    if let Some(o) = origin.and_then(|o| HeaderValue::from_str(o).ok()) {
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSED));
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    r
+}
+
+async fn graph(Ax(g): Ax<GraphApp>, method: Method, uri: Uri, headers: HeaderMap, body: String) -> Response {
+    let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let origin = text(header::ORIGIN).filter(|o| g.origins.iter().any(|a| a == o));
+    if method == Method::OPTIONS {
+        // A preflight from an origin not allowed gets no Access-Control-Allow-* at all: the
+        // browser then refuses the request itself.
+        let mut r = StatusCode::OK.into_response();
+        if origin.is_some() {
+            let h = r.headers_mut();
+            h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"));
+            if let Some(asked) = headers.get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+            }
+            h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("3600"));
+        }
+        return with_cors(r, origin);
+    }
+    let target = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let Some(target) = target.strip_prefix("/v1.0").filter(|t| t.starts_with('/')).map(str::to_string) else {
+        return with_cors(graph_response(ews_server::graph::error(400, "BadRequest", "Invalid version: the path must start with /v1.0.")), origin);
+    };
+    let token = text(header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("").to_string();
+    let _in_flight = {
+        let mut m = g.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(token.clone()).or_default();
+        if *n >= 4 {
+            let mut r = ews_server::graph::error(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.");
+            r.headers.push(("Retry-After".into(), "1".into()));
+            return with_cors(graph_response(r), origin);
+        }
+        *n += 1;
+        InFlight(g.in_flight.clone(), token.clone())
+    };
+    let fault = g.app.with(|s, f| {
+        s.requests += 1;
+        f.take()
+    });
+    if let Some(spec) = fault {
+        match spec.kind {
+            Kind::Slow => tokio::time::sleep(Duration::from_millis(spec.delay_ms.unwrap_or(2_000))).await,
+            Kind::Drop => {
+                let broken = futures_util::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault injection")) });
+                return with_cors((StatusCode::OK, Body::from_stream(broken)).into_response(), origin);
+            }
+            _ => {
+                if let Some(r) = ews_server::graph::fault_reply(&spec) {
+                    return with_cors(graph_response(r), origin);
+                }
+            }
+        }
+    }
+    let (ct, prefer) = (text(header::CONTENT_TYPE).map(str::to_string), headers.get("prefer").and_then(|v| v.to_str().ok()).map(str::to_string));
+    let reply = g.app.with(|s, f| ews_server::graph::handle(s, &token, method.as_str(), &target, ct.as_deref(), prefer.as_deref(), &body, &g.base, &mut || f.take()));
+    with_cors(graph_response(reply), origin)
+}
+
+fn args(name: &str) -> Vec<String> {
+    let all: Vec<String> = std::env::args().collect();
+    all.windows(2).filter(|w| w[0] == name).map(|w| w[1].clone()).collect()
+}
+
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
@@ -146,11 +266,20 @@ async fn main() -> std::io::Result<()> {
         .nest_service("/pkg", ServeDir::new(root.join("pkg")))
         .nest_service("/bench", ServeDir::new(root.join("target/bench")))
         .fallback_service(ServeDir::new(root.join("www")))
-        .with_state(app);
+        .with_state(app.clone());
+    let graph_port: u16 = arg("--graph-port").and_then(|p| p.parse().ok()).unwrap_or(port + 1);
+    let mut origins = args("--graph-allow-origin");
+    if origins.is_empty() {
+        origins = vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")];
+    }
+    let graph_app = GraphApp { app: app.clone(), origins: Arc::new(origins), base: format!("http://127.0.0.1:{graph_port}/v1.0"), in_flight: Arc::default() };
+    let graph_router = Router::new().fallback(graph).with_state(graph_app);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("ews-server listening on http://127.0.0.1:{port}/ (EWS at /EWS/Exchange.asmx)");
-    axum::serve(listener, router).with_graceful_shutdown(async {
+    let graph_listener = tokio::net::TcpListener::bind(("127.0.0.1", graph_port)).await?;
+    println!("ews-server listening on http://127.0.0.1:{port}/ (EWS at /EWS/Exchange.asmx), Graph at http://127.0.0.1:{graph_port}/v1.0");
+    let shutdown = || async {
         let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    };
+    let (a, b) = tokio::join!(axum::serve(listener, router).with_graceful_shutdown(shutdown()), axum::serve(graph_listener, graph_router).with_graceful_shutdown(shutdown()));
+    a.and(b)
 }

@@ -282,46 +282,7 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
             messages.push(Msg::Err("ErrorInvalidRecipients", format!("The recipient {} is not a valid SMTP address.", bad.email)));
             continue;
         }
-        // Exchange accepts a message to an address nobody has and reports it later: transport
-        // drops a non-delivery report (class REPORT.IPM.Note.NDR, "Undeliverable: <subject>")
-        // into the sender's Inbox ("Non-delivery reports in Exchange Server"). The send itself
-        // succeeds: "delivered" means accepted by Exchange.
-        let (known, unknown): (Vec<&Addr>, Vec<&Addr>) = to.iter().partition(|a| state.user(&a.email).is_some());
-        for unknown in unknown {
-            let ndr = Item {
-                id: state.new_id(),
-                mailbox: user.email.clone(),
-                folder: "inbox".into(),
-                item_class: "REPORT.IPM.Note.NDR".into(),
-                subject: ["Undeliverable: ", &template.subject].concat(),
-                body: ["Your message to ", &unknown.email, " couldn't be delivered. ", &unknown.email, " wasn't found at ", &org_of(&unknown.email), ". Remote server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'"].concat(),
-                body_type: "Text".into(),
-                from: Some(Addr { name: "Microsoft Outlook".into(), email: ["MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@", &org_of(&user.email)].concat() }),
-                to: vec![Addr { name: user.name.clone(), email: user.email.clone() }],
-                received_ms: crate::time::now_ms(),
-                change_key: 1,
-                ..Default::default()
-            };
-            state.items.push(ndr);
-        }
-        for a in known {
-            let mut item = template.clone();
-            item.id = state.new_id();
-            item.mailbox = state.user(&a.email).map(|u| u.email.clone()).unwrap_or_default();
-            item.folder = "inbox".into();
-            // Across organisations the missed-conversation class is dropped: plain mail (seed [E]).
-            let class_is_missed = item.item_class.eq_ignore_ascii_case(MISSED) || item.item_class.eq_ignore_ascii_case(SEED_MISSED);
-            if org_of(&a.email) != org_of(&user.email) {
-                if class_is_missed {
-                    item.item_class = "IPM.Note".into();
-                }
-                // Mail to another organisation crosses SMTP: MAPI named and tagged properties
-                // do not survive it (only what MIME headers carry does), so nothing across
-                // organisations may depend on them.
-                item.extended.clear();
-            }
-            state.items.push(item);
-        }
+        deliver(state, user, &template, &to);
         if disposition == "SendAndSaveCopy" {
             let mut copy = template;
             copy.id = state.new_id();
@@ -336,6 +297,54 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
         })));
     }
     (200, respond("CreateItem", messages))
+}
+
+/// Delivers a sent message (`template`: class, subject, body, properties) from `user` to each
+/// address of `to`, as Exchange transport does, for EWS CreateItem and Graph sendMail alike:
+/// known recipients get a copy in their Inbox; across organisations the missed-conversation
+/// class becomes `IPM.Note` and MAPI properties are dropped; an unknown address gets the sender
+/// a non-delivery report.
+pub fn deliver(state: &mut State, user: &User, template: &Item, to: &[Addr]) {
+    // Exchange accepts a message to an address nobody has and reports it later: transport
+    // drops a non-delivery report (class REPORT.IPM.Note.NDR, "Undeliverable: <subject>")
+    // into the sender's Inbox ("Non-delivery reports in Exchange Server"). The send itself
+    // succeeds: "delivered" means accepted by Exchange.
+    let (known, unknown): (Vec<&Addr>, Vec<&Addr>) = to.iter().partition(|a| state.user(&a.email).is_some());
+    for unknown in unknown {
+        let ndr = Item {
+            id: state.new_id(),
+            mailbox: user.email.clone(),
+            folder: "inbox".into(),
+            item_class: "REPORT.IPM.Note.NDR".into(),
+            subject: ["Undeliverable: ", &template.subject].concat(),
+            body: ["Your message to ", &unknown.email, " couldn't be delivered. ", &unknown.email, " wasn't found at ", &org_of(&unknown.email), ". Remote server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'"].concat(),
+            body_type: "Text".into(),
+            from: Some(Addr { name: "Microsoft Outlook".into(), email: ["MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@", &org_of(&user.email)].concat() }),
+            to: vec![Addr { name: user.name.clone(), email: user.email.clone() }],
+            received_ms: crate::time::now_ms(),
+            change_key: 1,
+            ..Default::default()
+        };
+        state.items.push(ndr);
+    }
+    for a in known {
+        let mut item = template.clone();
+        item.id = state.new_id();
+        item.mailbox = state.user(&a.email).map(|u| u.email.clone()).unwrap_or_default();
+        item.folder = "inbox".into();
+        // Across organisations the missed-conversation class is dropped: plain mail (seed [E]).
+        let class_is_missed = item.item_class.eq_ignore_ascii_case(MISSED) || item.item_class.eq_ignore_ascii_case(SEED_MISSED);
+        if org_of(&a.email) != org_of(&user.email) {
+            if class_is_missed {
+                item.item_class = "IPM.Note".into();
+            }
+            // Mail to another organisation crosses SMTP: MAPI named and tagged properties
+            // do not survive it (only what MIME headers carry does), so nothing across
+            // organisations may depend on them.
+            item.extended.clear();
+        }
+        state.items.push(item);
+    }
 }
 
 /// An `xs:boolean` lexical value: `true`, `false`, `1` or `0`, surrounding white space allowed
