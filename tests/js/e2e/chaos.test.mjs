@@ -4,7 +4,7 @@
 // CHAOS_N sets the message count (default 1000).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { BASE, launch, mailbox, recordSends, reset, waitFor } from "./helpers.mjs";
+import { BASE, GRAPH, launch, mailbox, recordSends, reset, waitFor } from "./helpers.mjs";
 import { TONY, blankPage, drained, dumpIndexedDb, missedIds, openMessenger, sendAll } from "./messenger-page.mjs";
 
 const N = Number(process.env.CHAOS_N ?? 1000);
@@ -23,16 +23,30 @@ async function fault(spec) {
   assert.equal(r.status, 204, await r.text());
 }
 
-test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lost, none duplicated`, { timeout: 300000 }, async () => {
+// The same run on each back end: EWS (same-origin endpoint) and Graph (its own origin, CORS).
+const BACKENDS = {
+  ews: { extra: {}, endpoint: (p) => p === "/EWS/Exchange.asmx" },
+  graph: { extra: { backend: "graph", graphUrl: GRAPH }, endpoint: (p) => p.startsWith("/v1.0/") },
+};
+
+for (const [backend, { extra, endpoint }] of Object.entries(BACKENDS)) {
+test(`chaos on ${backend}: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lost, none duplicated`, { timeout: 300000 }, async () => {
   await reset();
   // One random roll per request picks the first fault whose probability exceeds it, so the
-  // thresholds are cumulative: 6 % busy, 4 % 503, 4 % 500 + SOAP fault, 3 % dropped connection,
-  // 3 % stalled past the client's timeout (the server still delivers: a copy on the wire).
+  // thresholds are cumulative: 6 % busy (EWS ErrorServerBusy with BackOffMilliseconds; Graph 429
+  // ApplicationThrottled with Retry-After), 4 % 503, 4 % 500 (+ SOAP fault), 3 % dropped
+  // connection, 3 % stalled past the client's timeout (the server still delivers: a copy on the
+  // wire); Graph also 2 % 429 and 2 % 504.
   await fault({ kind: "serverBusy", probability: 0.06, backOffMs: 300 });
   await fault({ kind: "http503", probability: 0.10 });
   await fault({ kind: "http500Fault", probability: 0.14 });
   await fault({ kind: "drop", probability: 0.17 });
   await fault({ kind: "slow", probability: 0.20, delayMs: 1500 });
+  if (backend === "graph") {
+    await fault({ kind: "http429", probability: 0.22, backOffMs: 1000 });
+    await fault({ kind: "http504", probability: 0.24 });
+  }
+  const spoolConfig = { ...SPOOL, ...extra };
 
   const context = await browser.newContext();
   const { page, errors } = await blankPage(context);
@@ -42,7 +56,7 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
   const logs = [];
   page.on("console", (m) => logs.push(m.text()));
 
-  await openMessenger(page, TONY, SPOOL);
+  await openMessenger(page, TONY, spoolConfig);
   const messages = Array.from({ length: N }, (_, i) => ({
     id: `chaos-${i}`, to: RECIPIENTS[i % RECIPIENTS.length], conversationId: `conv-${i % 30}`, text: `chaos message ${i} <&> "${i}"`,
   }));
@@ -64,7 +78,7 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
     pendingAtReload.push(at.length);
     sendingAtReload.push(at.filter((s) => s === "sending").length);
     await page.reload();
-    await openMessenger(page, TONY, SPOOL);
+    await openMessenger(page, TONY, spoolConfig);
   }
   assert.ok(sendingAtReload.every((n) => n > 0), `every reload interrupts a send (sending: ${sendingAtReload})`);
   await drained(page, 240000);
@@ -76,7 +90,7 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
   let shown = 0, duplicatesShown = 0, lost = 0, wireCopies = 0;
   for (const to of ["ana@contoso.com", "sam@contoso.com"]) {
     const expected = messages.filter((m) => m.to === to).map((m) => m.id).sort();
-    const report = await missedIds(page, { emailAddress: to, displayName: to });
+    const report = await missedIds(page, { emailAddress: to, displayName: to }, extra);
     const ids = [...report.ids].sort();
     duplicatesShown += ids.length - new Set(ids).size;
     lost += expected.filter((id) => !ids.includes(id)).length;
@@ -101,11 +115,13 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
   const wrongClass = sent.filter((x) => x.itemClass !== (x.to === "bob@fabrikam.com" ? "IPM.Note" : "IPM.Note.Microsoft.Missed"));
   assert.deepEqual(wrongClass, [], "every send carries the class policy decided for its recipient");
 
-  // Nothing in any Drafts folder, nothing left in the spool.
+  // Nothing in any Drafts folder, nothing in the sender's mailbox at all (no Sent Items copy),
+  // nothing left in the spool.
   for (const who of ["tony@contoso.com", ...RECIPIENTS]) {
     const drafts = (await mailbox(who)).filter((i) => i.folder === "drafts" || i.isDraft);
     assert.equal(drafts.length, 0, `${who} has drafts`);
   }
+  assert.deepEqual((await mailbox("tony@contoso.com")).map((i) => i.folder), [], "nothing in the sender's mailbox");
   const spool = JSON.parse(stored)["chaos/spool"];
   assert.equal(spool.length, N, "delivered records are kept (for de-duplication of repeated sends)");
   assert.ok(spool.every((r) => r.state === "delivered"), "none queued, sending or failed");
@@ -114,14 +130,15 @@ test(`chaos: ${N} messages, random faults, ${RELOADS} reloads mid-flush: none lo
   // requested is the configured EWS endpoint (besides the page and the package itself).
   assert.ok(!stored.includes("tony-token") && !stored.includes("Bearer"), "no token in IndexedDB");
   assert.ok(!logs.some((l) => l.includes("tony-token")), "no token in the console");
-  const other = [...requested].filter((p) => !["/_control/users", "/EWS/Exchange.asmx"].includes(p) && !p.startsWith("/pkg/"));
-  assert.deepEqual(other, [], "only the EWS URL is requested");
+  const other = [...requested].filter((p) => p !== "/_control/users" && !endpoint(p) && !p.startsWith("/pkg/"));
+  assert.deepEqual(other, [], `only the ${backend} endpoint is requested`);
   assert.deepEqual(errors, []);
 
-  console.log(`chaos: messages ${N}, requests ${requests}, faults injected ${injected}, reloads ${RELOADS} (pending/sending at each: ${pendingAtReload.map((p, i) => `${p}/${sendingAtReload[i]}`).join(" ")}), ` +
+  console.log(`chaos on ${backend}: messages ${N}, requests ${requests}, faults injected ${injected}, reloads ${RELOADS} (pending/sending at each: ${pendingAtReload.map((p, i) => `${p}/${sendingAtReload[i]}`).join(" ")}), ` +
     `lost ${lost}, duplicates shown ${duplicatesShown}, copies in mailboxes ${wireCopies} (${wireCopies - N} extra on the wire, merged by message id)`);
   assert.equal(lost, 0);
   assert.equal(duplicatesShown, 0);
   assert.equal(shown + bobExpected.length, N);
   await context.close();
 });
+}

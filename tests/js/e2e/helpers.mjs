@@ -3,6 +3,8 @@ import { mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 export const BASE = process.env.BASE_URL ?? "http://127.0.0.1:8790";
+/// The local server's Graph endpoint: its own port (the EWS port + 1), another origin than the page.
+export const GRAPH = process.env.GRAPH_URL ?? (() => { const u = new URL(BASE); u.port = String(Number(u.port) + 1); return `${u.origin}/v1.0`; })();
 export const ARTIFACTS = new URL("../../e2e/artifacts/", import.meta.url);
 
 export async function launch() {
@@ -60,12 +62,19 @@ export async function postEnvelope(page, token, message, itemClass = "IPM.Note.M
 }
 
 /// What the module put on the wire: every CreateItem SendOnly request the page posts to the EWS
-/// endpoint, as { itemClass, to }, read from the request body (not from what the server stored:
-/// the local server rewrites the missed-conversation class across organisations, so a module
-/// sending the wrong class would pass a mailbox check). The array fills as requests go out.
+/// endpoint and every Graph sendMail, as { itemClass, to }, read from the request body (not from
+/// what the server stored: the local server rewrites the missed-conversation class across
+/// organisations, so a module sending the wrong class would pass a mailbox check). The array
+/// fills as requests go out.
 export function recordSends(page) {
   const sent = [];
   page.on("request", (r) => {
+    if (r.method() === "POST" && r.url().startsWith(GRAPH) && new URL(r.url()).pathname.endsWith("/sendMail")) {
+      const m = JSON.parse(r.postData() ?? "{}").message ?? {};
+      const itemClass = (m.singleValueExtendedProperties ?? []).find((p) => p.id === "String 0x001A")?.value;
+      sent.push({ itemClass, to: m.toRecipients?.[0]?.emailAddress?.address });
+      return;
+    }
     const body = r.method() === "POST" && new URL(r.url()).pathname === "/EWS/Exchange.asmx" ? r.postData() ?? "" : "";
     if (!body.includes('MessageDisposition="SendOnly"')) return;
     const itemClass = /<t:ItemClass>([^<]*)<\/t:ItemClass>/.exec(body)?.[1];

@@ -37,10 +37,13 @@ export async function openMessenger(page, user, extra = {}) {
     const { default: init, OfflineMessenger } = await import("/pkg/offline_im.js");
     await init();
     const token = `${user.emailAddress.split("@")[0]}-token`;
-    window.im = await OfflineMessenger.open({
+    const config = {
       ewsUrl: "/EWS/Exchange.asmx", sender: user, policy: "Set-CsImConfiguration -EnableOfflineIM $True",
       organizationDomains: ["contoso.com"], getAccessToken: async () => token, ...extra,
-    });
+    };
+    // A Graph messenger has no EWS URL (`extra` sets backend and graphUrl).
+    if (config.backend === "graph") delete config.ewsUrl;
+    window.im = await OfflineMessenger.open(config);
     window.counts = {};
     for (const k of ["queued", "sending", "delivered", "retrying", "failed", "authrequired", "error"]) {
       window.im.addEventListener(k, () => { window.counts[k] = (window.counts[k] ?? 0) + 1; });
@@ -72,8 +75,8 @@ export async function drained(page, ms = 120000) {
 
 /// The message ids `checkMissed` reports for `user` (as that user's own client would), with a
 /// count of how often each id appears in the report.
-export async function missedIds(page, user) {
-  await openMessenger(page, user, { dbName: `recipient-${user.emailAddress}` });
+export async function missedIds(page, user, extra = {}) {
+  await openMessenger(page, user, { dbName: `recipient-${user.emailAddress}`, ...extra });
   return page.evaluate(async () => {
     const report = await window.im.checkMissed();
     const ids = report.conversations.flatMap((c) => c.messages.map((m) => m.messageId));
