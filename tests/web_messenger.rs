@@ -181,7 +181,9 @@ async fn policy_blocked_and_live_are_not_queued() {
 async fn bad_config_and_bad_input_get_clear_errors() {
     let ews = fake_ews("ok");
     let cases = [
-        (r#"{ "sender": { "emailAddress": "tony@contoso.com" } }"#, "InvalidConfig", "ewsUrl"),
+        // Without ewsUrl a mailbox on Exchange Online uses Graph; on premises EWS needs its URL.
+        (r#"{ "sender": { "emailAddress": "tony@contoso.com", "mailboxHosting": "exchangeOnPremises" } }"#, "InvalidConfig", "ewsUrl"),
+        (r#"{ "backend": "graph", "concurrency": 8, "sender": { "emailAddress": "tony@contoso.com" } }"#, "InvalidConfig", "concurrency"),
         (r#"{ "ewsUrl": "ftp://x", "sender": { "emailAddress": "tony@contoso.com" } }"#, "InvalidConfig", "ewsUrl"),
         (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": {} }"#, "InvalidConfig", "sender.emailAddress"),
         (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony" } }"#, "InvalidAddress", "sender.emailAddress"),

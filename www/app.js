@@ -1,10 +1,15 @@
 // offline-im demo: Tony (sender) and Ana or Bob (recipient) side by side, against the local EWS server.
-// URL parameters (used by the end-to-end tests): ?retry=<ms> shortens the retry interval.
+// URL parameters (used by the end-to-end tests): ?retry=<ms> shortens the retry interval;
+// ?backend=graph uses the local server's Graph endpoint (its own origin, the EWS port + 1).
 import init, { OfflineMessenger } from "/pkg/offline_im.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const retryIntervalMs = Number(params.get("retry")) || 120000;
+const backend = params.get("backend") === "graph" ? "graph" : "ews";
+const GRAPH_URL = `${location.protocol}//${location.hostname}:${Number(location.port || 80) + 1}/v1.0`;
+/// The back-end part of a messenger config: EWS on this origin, or Graph on its own.
+const mailboxConfig = () => backend === "graph" ? { backend: "graph", graphUrl: GRAPH_URL } : { ewsUrl: "/EWS/Exchange.asmx" };
 const USERS = {
   "tony@contoso.com": { name: "Tony Smith", token: "tony-token", sip: "sip:tony@contoso.com" },
   "ana@contoso.com": { name: "Ana Lopez", token: "ana-token", sip: "sip:ana@contoso.com" },
@@ -31,12 +36,12 @@ async function openMessenger() {
   $("policy-status").textContent = "";
   try {
     im = await OfflineMessenger.open({
-      ewsUrl: "/EWS/Exchange.asmx",
+      ...mailboxConfig(),
       sender: { displayName: "Tony Smith", emailAddress: "tony@contoso.com", sipAddress: "sip:tony@contoso.com" },
       policy: $("policy").value,
       organizationDomains: ["contoso.com"],
       retryIntervalMs,
-      dbName: "offline-im-demo",
+      dbName: `offline-im-demo-${backend}`,
       getAccessToken: async () => USERS["tony@contoso.com"].token,
     });
   } catch (e) {
@@ -151,9 +156,9 @@ async function recipientMessenger(email) {
   if (!recipients.has(email)) {
     const u = USERS[email];
     recipients.set(email, await OfflineMessenger.open({
-      ewsUrl: "/EWS/Exchange.asmx",
+      ...mailboxConfig(),
       sender: { displayName: u.name, emailAddress: email, sipAddress: u.sip },
-      dbName: `offline-im-demo-${email}`,
+      dbName: `offline-im-demo-${backend}-${email}`,
       getAccessToken: async () => u.token,
     }));
   }
@@ -221,3 +226,10 @@ $("flush").addEventListener("click", async () => { if (im) { await im.flush(); r
 setInterval(renderSpool, 1000);
 await openMessenger();
 document.body.dataset.ready = "true";
+
+// The back-end switch: reloads with ?backend=ews|graph (each back end has its own spool).
+const switcher = $("backend");
+if (switcher) {
+  switcher.value = backend;
+  switcher.addEventListener("change", () => { params.set("backend", switcher.value); location.search = params.toString(); });
+}

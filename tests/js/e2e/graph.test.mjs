@@ -107,3 +107,16 @@ test("graph CORS: an allowed origin is served; another origin is refused by the 
   assert.equal((await mailbox("ana@contoso.com")).length, 1);
   await context.close();
 });
+
+test("demo: the back-end switch sends through Graph", async () => {
+  const { openDemo, send } = await import("./helpers.mjs");
+  const { context, page, errors } = await openDemo(browser, "?backend=graph");
+  const sent = recordSends(page);
+  assert.equal(await page.inputValue("[data-testid=backend]"), "graph");
+  await send(page, "ana@contoso.com", "through the demo on Graph");
+  await waitFor(async () => (await mailbox("ana@contoso.com")).length > 0, "delivery");
+  assert.deepEqual(sent, [{ itemClass: "IPM.Note.Microsoft.Missed", to: "ana@contoso.com" }], "a Graph sendMail");
+  assert.deepEqual(await mailbox("tony@contoso.com"), []);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
