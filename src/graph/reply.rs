@@ -115,7 +115,8 @@ mod tests {
     fn retry_after_in_seconds_or_as_a_date() {
         assert_eq!(retry_after_ms(Some("120"), 0), Some(120_000));
         assert_eq!(retry_after_ms(Some(" 7 "), 0), Some(7_000));
-        let t = crate::ews::datetime::from_iso("1994-11-06T08:49:37Z").unwrap();
+        let t = crate::ews::datetime::from_iso("1994-11-06T08:49:37Z").unwrap_or_default();
+        assert_eq!(t, 784_111_777_000);
         assert_eq!(retry_after_ms(Some("Sun, 06 Nov 1994 08:49:37 GMT"), t - 5_000), Some(5_000));
         assert_eq!(retry_after_ms(Some("Sun, 06 Nov 1994 08:49:37 GMT"), t + 5_000), Some(0));
         for bad in ["", "-1", "1.5", "Sunday, 06-Nov-94 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 PST", "Sun, 6 Nov 1994 08:49:37 GMT"] {
