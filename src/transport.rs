@@ -84,6 +84,20 @@ impl TransportError {
     }
 }
 
+impl TransportError {
+    /// This failure of a recipient-side request as the error the app sees: token problems are
+    /// `AuthRequired`, a broken custom transport `TransportContract`, anything else the back
+    /// end's own error (`back_end(code, message)`: `EwsError`, `GraphError`).
+    pub fn into_error(self, back_end: fn(String, String) -> crate::error::Error) -> crate::error::Error {
+        use crate::error::Error;
+        match self {
+            TransportError::TokenUnavailable(_) | TransportError::TokenUnsafe(_) => Error::AuthRequired { cause: self.code().into(), message: self.message() },
+            TransportError::Contract(why) => Error::TransportContract(why),
+            other => back_end(other.code().into(), other.message()),
+        }
+    }
+}
+
 /// Sends one request to the mailbox server.
 #[allow(async_fn_in_trait)]
 pub trait Transport {

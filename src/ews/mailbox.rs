@@ -93,12 +93,8 @@ fn outcome_error(o: EwsOutcome) -> Error {
 }
 
 /// A transport failure of a recipient-side request as the error the app sees.
-pub(crate) fn transport_error(e: TransportError) -> Error {
-    match e {
-        TransportError::TokenUnavailable(_) | TransportError::TokenUnsafe(_) => Error::AuthRequired { cause: e.code().into(), message: e.message() },
-        TransportError::Contract(why) => Error::TransportContract(why),
-        other => Error::Ews { code: other.code().into(), message: other.message() },
-    }
+fn transport_error(e: TransportError) -> Error {
+    e.into_error(|code, message| Error::Ews { code, message })
 }
 
 async fn call<T: Transport>(t: &T, env: Envelope) -> Result<ItemsReply> {

@@ -46,11 +46,7 @@ fn reply_error(reply: &TransportReply) -> Error {
 }
 
 fn transport_error(e: TransportError) -> Error {
-    match e {
-        TransportError::TokenUnavailable(_) | TransportError::TokenUnsafe(_) => Error::AuthRequired { cause: e.code().into(), message: e.message() },
-        TransportError::Contract(why) => Error::TransportContract(why),
-        other => Error::Graph { code: other.code().into(), message: other.message() },
-    }
+    e.into_error(|code, message| Error::Graph { code, message })
 }
 
 fn invalid(why: String) -> Error {

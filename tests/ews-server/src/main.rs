@@ -52,6 +52,12 @@ fn xml(status: u16, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
+/// Headers go out, then the body fails: the client sees the connection drop (fault `drop`).
+fn dropped() -> Response {
+    let broken = futures_util::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault injection")) });
+    (StatusCode::OK, Body::from_stream(broken)).into_response()
+}
+
 fn unauthorized() -> Response {
     (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "401 - Unauthorized: Access is denied due to invalid credentials.").into_response()
 }
@@ -73,11 +79,7 @@ async fn ews(Ax(app): Ax<App>, headers: HeaderMap, body: String) -> Response {
             Kind::Http504 => return (StatusCode::GATEWAY_TIMEOUT, "<html><body><h1>Gateway Timeout</h1></body></html>").into_response(),
             Kind::Http500Fault => return xml(500, ops::fault("ErrorInternalServerError", "An internal server error occurred. The operation failed.", None)),
             Kind::Http401 => return unauthorized(),
-            Kind::Drop => {
-                // Headers go out, then the body fails: the client sees the connection drop.
-                let broken = futures_util::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault injection")) });
-                return (StatusCode::OK, Body::from_stream(broken)).into_response();
-            }
+            Kind::Drop => return dropped(),
         }
     }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
@@ -222,10 +224,7 @@ async fn graph(Ax(g): Ax<GraphApp>, method: Method, uri: Uri, headers: HeaderMap
     if let Some(spec) = fault {
         match spec.kind {
             Kind::Slow => tokio::time::sleep(Duration::from_millis(spec.delay_ms.unwrap_or(2_000))).await,
-            Kind::Drop => {
-                let broken = futures_util::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("connection dropped by fault injection")) });
-                return with_cors((StatusCode::OK, Body::from_stream(broken)).into_response(), origin);
-            }
+            Kind::Drop => return with_cors(dropped(), origin),
             _ => {
                 if let Some(r) = ews_server::graph::fault_reply(&spec) {
                     return with_cors(graph_response(r), origin);
