@@ -245,3 +245,62 @@ fn the_server_refuses_what_graph_refuses() {
     assert_eq!(call("tony-token", "POST", "/me/sendMail", Some("application/json"), r#"{"message":{"toRecipients":[]}}"#).body.contains("ErrorInvalidRecipients"), true);
     assert!(call("tony-token", "POST", "/me/sendMail", Some("application/json"), r#"{"message":{"bogus":1}}"#).body.contains("RequestBodyRead"));
 }
+
+/// Counts requests in flight (each yields once before it answers) and answers the first one
+/// 429 `ApplicationThrottled` `MailboxConcurrency`, the rest 202.
+struct Busy {
+    now: std::cell::Cell<usize>,
+    max_after_429: std::cell::Cell<usize>,
+    requests: std::cell::Cell<usize>,
+    throttled: std::cell::Cell<bool>,
+}
+struct YieldOnce(bool);
+impl std::future::Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+impl Transport for Busy {
+    async fn send(&self, _: &Request) -> Result<TransportReply, TransportError> {
+        self.now.set(self.now.get() + 1);
+        if self.throttled.get() {
+            self.max_after_429.set(self.max_after_429.get().max(self.now.get()));
+        }
+        YieldOnce(false).await;
+        self.now.set(self.now.get() - 1);
+        self.requests.set(self.requests.get() + 1);
+        if self.requests.get() == 1 {
+            self.throttled.set(true);
+            return Ok(TransportReply { status: 429, body: r#"{"error":{"code":"ApplicationThrottled","message":"Application is over its MailboxConcurrency limit."}}"#.into(), retry_after: None });
+        }
+        Ok(TransportReply::new(202, ""))
+    }
+}
+
+#[test]
+fn the_mailbox_concurrency_limit_lowers_concurrency_at_once() {
+    use offline_im::spool::{Clock, MemoryStore, NewMessage, RetryPolicy, Spool, SpoolConfig, State as S};
+    struct Fixed;
+    impl Clock for Fixed {
+        fn now_ms(&self) -> u64 {
+            1_000
+        }
+    }
+    let config = SpoolConfig { mailbox: graph(), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: "tony@contoso.com".into() };
+    let spool = Spool::new(MemoryStore::default(), config);
+    for i in 0..12 {
+        let m = NewMessage { id: format!("m{i}"), conversation_id: Some(format!("c{i}")), to: MailboxAddress { email_address: "ana@contoso.com".into(), display_name: None }, to_sip_address: None, text: "t".into(), subject: None, item_class: "IPM.Note.Microsoft.Missed".into() };
+        block_on(spool.enqueue(spool.new_record(m, 1_000).unwrap())).unwrap();
+    }
+    let t = Busy { now: Default::default(), max_after_429: Default::default(), requests: Default::default(), throttled: Default::default() };
+    block_on(spool.process_due(&t, &Fixed, &|_| {})).unwrap();
+    let records = block_on(spool.pending()).unwrap();
+    assert_eq!(records.iter().map(|r| (r.id.as_str(), r.state)).collect::<Vec<_>>(), [("m0", S::Queued)], "only the throttled one waits");
+    assert!(t.max_after_429.get() <= 2, "after the 429 at most 2 in flight (was 4): {}", t.max_after_429.get());
+}

@@ -95,13 +95,16 @@ pub struct Spool<S, M> {
     halted: Cell<bool>,
     /// Requests in flight allowed in this round (starts at `config.concurrency`).
     limit: Cell<usize>,
+    /// Set when the server reported its concurrency limit in this pass: the pass starts no more
+    /// attempts, and the next one runs at the lowered `limit`.
+    throttled: Cell<bool>,
 }
 
 impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
     pub fn new(store: S, mut config: SpoolConfig<M>) -> Self {
         config.sender = normalize_sender(&config.sender);
         let limit = Cell::new(config.concurrency.max(1));
-        Spool { store, config, halted: Cell::new(false), limit }
+        Spool { store, config, halted: Cell::new(false), limit, throttled: Cell::new(false) }
     }
 
     /// The normalised sender this spool serves.
@@ -296,6 +299,7 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         self.halted.set(false);
         self.limit.set(self.config.concurrency.max(1));
         loop {
+            self.throttled.set(false);
             let chains = due_chains(&self.store.all(&self.config.sender).await?, clock.now_ms(), &self.config.retry);
             let results: Vec<Result<usize>> = stream::iter(chains.iter().map(|chain| self.send_chain(chain, transport, clock, emit)))
                 .buffer_unordered(self.limit.get())
@@ -319,7 +323,7 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
     async fn send_chain<T: Transport, C: Clock>(&self, chain: &[String], transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
         let mut made = 0;
         for id in chain {
-            if self.halted.get() {
+            if self.halted.get() || self.throttled.get() {
                 break;
             }
             let Some(settled) = self.attempt(id, transport, clock, emit).await? else { break };
@@ -351,8 +355,10 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
             self.halted.set(true);
         }
         if outcome.is_concurrency_limit() {
-            // The next pass starts fewer chains at once (the ones in flight finish).
+            // This pass starts nothing more (the requests in flight finish); the next starts
+            // fewer chains at once.
             self.limit.set((self.limit.get() / 2).max(1));
+            self.throttled.set(true);
         }
         let now = clock.now_ms();
         let mut settled = None;
