@@ -49,6 +49,13 @@ impl Mailbox for Backend {
         }
     }
 
+    fn is_concurrency_limit(&self, outcome: &Outcome) -> bool {
+        match self {
+            Backend::Ews(m) => m.is_concurrency_limit(outcome),
+            Backend::Graph(m) => m.is_concurrency_limit(outcome),
+        }
+    }
+
     async fn check_missed<T: Transport>(&self, t: &T, since: Option<u64>) -> Result<MissedReport> {
         match self {
             Backend::Ews(m) => m.check_missed(t, since).await,

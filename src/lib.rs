@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod backend;
+pub mod datetime;
 pub mod error;
 pub mod ews;
 pub mod graph;

@@ -18,10 +18,8 @@ pub struct Request {
     pub path: String,
     /// Header names and values; `Authorization` is added by the transport from `getAccessToken`.
     pub headers: Vec<(&'static str, String)>,
-    /// The body (UTF-8), absent for GET.
+    /// The body (UTF-8), absent for GET and DELETE.
     pub body: Option<String>,
-    /// How many characters the body's format cannot carry were replaced with U+FFFD.
-    pub replaced_characters: u32,
 }
 
 /// What one attempt came to, whatever the mailbox back end.
@@ -40,18 +38,6 @@ pub enum Outcome {
     AuthRequired { code: String, message: String, http_status: u16 },
 }
 
-impl Outcome {
-    /// Whether the server said this mailbox has too many requests in flight (Graph
-    /// `ApplicationThrottled` / `MailboxConcurrency`, EWS `ErrorTooManyObjectsOpened`): the
-    /// spool lowers its concurrency for the rest of the round.
-    pub fn is_concurrency_limit(&self) -> bool {
-        match self {
-            Outcome::Retry { code, message, .. } => code == "ApplicationThrottled" && message.contains("MailboxConcurrency") || code == "MailboxConcurrency" || code == "ErrorTooManyObjectsOpened",
-            _ => false,
-        }
-    }
-}
-
 /// A mailbox back end. The delivery half is synchronous and pure (the spool sends the request);
 /// the recipient half drives a [`Transport`] through paging and batches.
 #[allow(async_fn_in_trait)]
@@ -64,6 +50,12 @@ pub trait Mailbox {
     fn delivery(&self, message: &OfflineMessage, item_class: &str) -> Result<Request>;
     /// What the reply to a delivery means; `now_ms` turns an HTTP-date `Retry-After` into a wait.
     fn delivery_outcome(&self, reply: &TransportReply, now_ms: u64) -> Outcome;
+    /// Whether `outcome` says this mailbox has too many requests in flight, so the spool should
+    /// send fewer at once. Default: never (EWS throttles with ErrorServerBusy and
+    /// BackOffMilliseconds, which the schedule already honours).
+    fn is_concurrency_limit(&self, _outcome: &Outcome) -> bool {
+        false
+    }
     /// Unread missed conversations in the user's mailbox, de-duplicated by message id and
     /// grouped (`missed::group`). `since`: leave out items received earlier (ms).
     async fn check_missed<T: Transport>(&self, t: &T, since: Option<u64>) -> Result<MissedReport>;

@@ -196,7 +196,9 @@ fn the_classification_table() {
     assert_eq!(classify(&reply(202, "", None), 0), Outcome::Delivered);
     let throttled = classify(&reply(429, &err("ApplicationThrottled").replace("\"m\"", "\"Application is over its MailboxConcurrency limit.\""), Some("7")), 0);
     assert!(matches!(&throttled, Outcome::Retry { code, back_off_ms: Some(7_000), http_status: 429, message } if code == "ApplicationThrottled" && message.contains("request-id rid-1")), "{throttled:?}");
-    assert!(throttled.is_concurrency_limit());
+    assert!(graph().is_concurrency_limit(&throttled));
+    assert!(!graph().is_concurrency_limit(&classify(&reply(429, &err("TooManyRequests"), Some("7")), 0)), "other throttling only waits");
+    assert!(!EwsMailbox::default().is_concurrency_limit(&throttled));
     let at = offline_im::ews::datetime::from_iso("2026-11-28T12:00:30Z").unwrap();
     assert!(matches!(classify(&reply(503, &err("ServiceNotAvailable"), Some("Sat, 28 Nov 2026 12:01:00 GMT")), at), Outcome::Retry { back_off_ms: Some(30_000), .. }));
     assert!(matches!(classify(&reply(504, "<html>gateway</html>", None), 0), Outcome::Retry { back_off_ms: None, ref code, .. } if code == "Http504"));

@@ -179,9 +179,9 @@ fn error_text_never_keeps_a_bearer_credential() {
     let stored = &r.last_error.as_ref().unwrap().message;
     assert!(!stored.contains("SENTINEL") && stored.contains("Bearer [redacted]"), "{stored}");
     assert!(!format!("{s:?}").contains("SENTINEL"), "{s:?}");
-    assert_eq!(offline_im::spool::transport::redact("x tok-SECRET-1 y", Some("tok-SECRET-1")), "x [redacted] y");
-    assert!(offline_im::spool::transport::check_token("a\r\nX-Evil: 1").is_err());
-    assert!(offline_im::spool::transport::check_token("eyJ0eXAi.abc-_~+/=").is_ok());
+    assert_eq!(offline_im::transport::redact("x tok-SECRET-1 y", Some("tok-SECRET-1")), "x [redacted] y");
+    assert!(offline_im::transport::check_token("a\r\nX-Evil: 1").is_err());
+    assert!(offline_im::transport::check_token("eyJ0eXAi.abc-_~+/=").is_ok());
 }
 
 #[test]
@@ -409,7 +409,7 @@ fn the_next_wakeup_of_a_message_being_sent_is_its_lease_end() {
 
 #[test]
 fn tokens_and_redaction() {
-    use offline_im::spool::transport::{check_token, redact, redact_bearer};
+    use offline_im::transport::{check_token, redact, redact_bearer};
     assert_eq!(check_token("eyJ0eXAi.abc def"), Ok(()), "visible ASCII and spaces");
     assert_eq!(check_token("ab\r\nX-Injected: 1").unwrap_err(), "character \\u{d} at byte 2 is not allowed in a header");
     assert!(check_token("tab\there").is_err() && check_token("é").is_err());

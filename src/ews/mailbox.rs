@@ -34,7 +34,7 @@ impl From<Envelope> for Request {
         if let Some(anchor) = e.anchor_mailbox {
             headers.push(("X-AnchorMailbox", anchor));
         }
-        Request { method: "POST", path: String::new(), headers, body: Some(e.xml), replaced_characters: e.replaced_characters }
+        Request { method: "POST", path: String::new(), headers, body: Some(e.xml) }
     }
 }
 

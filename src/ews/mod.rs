@@ -6,7 +6,8 @@
 //! `shared/ews-schema/`.
 
 pub mod create_item;
-pub mod datetime;
+/// `xs:dateTime` conversions live in the crate root (Graph uses them too); kept at this path.
+pub use crate::datetime;
 pub mod items;
 pub mod mailbox;
 pub mod recipient;

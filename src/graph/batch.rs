@@ -47,7 +47,7 @@ pub fn batch_request(requests: &[Request]) -> Result<Request> {
         items.push(BatchRequest { id: i.to_string(), method: r.method, url: &r.path, headers, body });
     }
     let body = serde_json::to_string(&Batch { requests: items }).map_err(|e| Error::InvalidInput { field: "requests", reason: e.to_string() })?;
-    Ok(Request { method: "POST", path: "/$batch".into(), headers: vec![("Content-Type", "application/json".into())], body: Some(body), replaced_characters: 0 })
+    Ok(Request { method: "POST", path: "/$batch".into(), headers: vec![("Content-Type", "application/json".into())], body: Some(body) })
 }
 
 #[derive(Deserialize)]

@@ -94,6 +94,12 @@ impl Mailbox for GraphMailbox {
         classify(reply, now_ms)
     }
 
+    /// 429 `ApplicationThrottled` whose message names the `MailboxConcurrency` limit (4
+    /// concurrent requests per mailbox, "Outlook service limits").
+    fn is_concurrency_limit(&self, outcome: &Outcome) -> bool {
+        matches!(outcome, Outcome::Retry { code, message, http_status: 429, .. } if code == "ApplicationThrottled" && message.contains("MailboxConcurrency"))
+    }
+
     /// Four listings (two folders × two classes), their first pages in one `$batch`, then every
     /// `@odata.nextLink` (batched too), each item once.
     async fn check_missed<T: Transport>(&self, t: &T, since: Option<u64>) -> Result<MissedReport> {
@@ -147,7 +153,7 @@ impl Mailbox for GraphMailbox {
         let (id, is_draft) = parse_created(&reply.body).map_err(invalid)?;
         if is_draft != Some(false) {
             check_item_id(&id)?;
-            let delete = Request { method: "DELETE", path: [&self.user_path(), "/messages/", &percent_encode(&id)].concat(), headers: Vec::new(), body: None, replaced_characters: 0 };
+            let delete = Request { method: "DELETE", path: [&self.user_path(), "/messages/", &percent_encode(&id)].concat(), headers: Vec::new(), body: None };
             let deleted = t.send(&delete).await.map_err(transport_error)?;
             let what = if (200..300).contains(&deleted.status) { "it was deleted" } else { "deleting it failed too" };
             return Err(Error::Graph { code: "CreatedAsDraft".into(), message: format!("Graph created the missed message as a draft (isDraft {is_draft:?}); {what}") });

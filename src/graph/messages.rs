@@ -5,7 +5,7 @@
 
 use super::send::{json_request, EmailAddress, ItemBody, Property, Recipient};
 use super::{named_property_id, percent_encode, PR_MESSAGE_CLASS, PR_MESSAGE_DELIVERY_TIME, PR_MESSAGE_FLAGS};
-use crate::ews::datetime::{from_iso, to_iso};
+use crate::datetime::{from_iso, to_iso};
 use crate::error::{Error, Result};
 use crate::item_class::{MISSED_CONVERSATION, SEED_MISSED_CONVERSATION};
 use crate::mailbox::Request;
@@ -44,7 +44,7 @@ pub fn list_missed_request(user_path: &str, folder: &str, class: &str) -> Reques
 
 /// A GET of `path` with the text-body preference.
 pub fn get(path: String) -> Request {
-    Request { method: "GET", path, headers: vec![("Prefer", "outlook.body-content-type=\"text\"".into())], body: None, replaced_characters: 0 }
+    Request { method: "GET", path, headers: vec![("Prefer", "outlook.body-content-type=\"text\"".into())], body: None }
 }
 
 #[derive(Deserialize)]

@@ -85,7 +85,7 @@ fn http_date_ms(v: &str) -> Option<u64> {
     if day.len() != 2 || year.len() != 4 || time.len() != 8 {
         return None;
     }
-    crate::ews::datetime::from_iso(&iso)
+    crate::datetime::from_iso(&iso)
 }
 
 /// What the reply to a delivery (sendMail) or any single Graph request means (module table).
@@ -115,7 +115,7 @@ mod tests {
     fn retry_after_in_seconds_or_as_a_date() {
         assert_eq!(retry_after_ms(Some("120"), 0), Some(120_000));
         assert_eq!(retry_after_ms(Some(" 7 "), 0), Some(7_000));
-        let t = crate::ews::datetime::from_iso("1994-11-06T08:49:37Z").unwrap_or_default();
+        let t = crate::datetime::from_iso("1994-11-06T08:49:37Z").unwrap_or_default();
         assert_eq!(t, 784_111_777_000);
         assert_eq!(retry_after_ms(Some("Sun, 06 Nov 1994 08:49:37 GMT"), t - 5_000), Some(5_000));
         assert_eq!(retry_after_ms(Some("Sun, 06 Nov 1994 08:49:37 GMT"), t + 5_000), Some(0));

@@ -80,5 +80,5 @@ pub fn send_mail_request(user_path: &str, message: &OfflineMessage, item_class: 
 pub(crate) fn json_request(method: &'static str, path: String, body: &impl Serialize) -> Request {
     // Serializing these structs (strings, bools, arrays) cannot fail.
     let body = serde_json::to_string(body).unwrap_or_default();
-    Request { method, path, headers: vec![("Content-Type", "application/json".into())], body: Some(body), replaced_characters: 0 }
+    Request { method, path, headers: vec![("Content-Type", "application/json".into())], body: Some(body) }
 }

@@ -6,7 +6,7 @@ use super::machine::{self, Outcome, Settled};
 use super::record::{normalize_sender, SpoolRecord, State, RECORD_VERSION};
 use super::schedule::{due_chains, RetryPolicy};
 use super::store::SpoolStore;
-use super::transport::Transport;
+use crate::transport::Transport;
 use crate::error::{Error, Result};
 use crate::mailbox::{Mailbox, Request};
 use crate::message::{MailboxAddress, OfflineMessage};
@@ -76,7 +76,7 @@ pub struct SpoolConfig<M> {
     pub mailbox: M,
     pub retry: RetryPolicy,
     /// Requests in flight at once (≥ 1). Lowered (halved, at least 1) for the rest of a round
-    /// when the server reports its per-mailbox concurrency limit ([`crate::mailbox::Outcome::is_concurrency_limit`]).
+    /// when the server reports its per-mailbox concurrency limit ([`Mailbox::is_concurrency_limit`]).
     pub concurrency: usize,
     /// This messenger instance's id, written into leases.
     pub owner: String,
@@ -354,7 +354,7 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         if matches!(outcome, Outcome::AuthRequired { .. }) {
             self.halted.set(true);
         }
-        if outcome.is_concurrency_limit() {
+        if self.config.mailbox.is_concurrency_limit(&outcome) {
             // This pass starts nothing more (the requests in flight finish); the next starts
             // fewer chains at once.
             self.limit.set((self.limit.get() / 2).max(1));

@@ -12,7 +12,7 @@
 
 use super::record::{LastError, SpoolRecord, State};
 use super::schedule::{claimable, RetryPolicy};
-use super::transport::redact_bearer;
+use crate::transport::redact_bearer;
 pub use crate::mailbox::Outcome;
 use serde::Serialize;
 

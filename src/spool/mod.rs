@@ -6,11 +6,11 @@ pub mod machine;
 pub mod record;
 pub mod schedule;
 pub mod store;
-pub mod transport;
 
 pub use engine::{Clock, EventDetail, NewMessage, Spool, SpoolConfig, SpoolEvent};
 pub use machine::{Outcome, Settled};
 pub use record::{normalize_sender, LastError, SpoolRecord, State};
-pub use transport::{Transport, TransportError, TransportReply};
+/// The transport contract lives beside the mailbox interface (`crate::transport`).
+pub use crate::transport::{Transport, TransportError, TransportReply};
 pub use schedule::RetryPolicy;
 pub use store::{MemoryStore, SpoolStore};

@@ -7,7 +7,7 @@
 //! accounting that makes expiry clock-proof (`waitedMs`, `backoffMs`, `authFailures`). Version 1
 //! records have no sender: they are never sent, only surfaced (`OfflineMessenger.unowned()`).
 
-use crate::ews::MailboxAddress;
+use crate::message::MailboxAddress;
 use serde::{Deserialize, Serialize};
 
 /// Version of the record shape; bumped with a migration when fields change.

@@ -380,7 +380,8 @@ impl OfflineMessenger {
     /// Unread missed conversations in the user's mailbox (`inbox` and `conversationhistory`, both
     /// `IPM.Note.Microsoft.Missed` and the seed's `IM.Note.MissedConversation`), each message once
     /// (de-duplicated by message id), grouped by sender and conversation. Federated mail is plain
-    /// `IPM.Note` and is not listed. Throws `AuthRequired`, `EwsError`.
+    /// `IPM.Note` and is not listed. EWS: FindItem + GetItem; Graph: message listings (the first
+    /// pages in one `$batch`). Throws `AuthRequired`, `EwsError` or `GraphError`.
     #[wasm_bindgen(js_name = checkMissed, unchecked_return_type = "Promise<MissedReport>")]
     pub fn check_missed(&self, #[wasm_bindgen(unchecked_param_type = "CheckMissedOptions")] options: Option<JsValue>) -> Promise {
         let inner = self.inner.clone();
@@ -393,8 +394,9 @@ impl OfflineMessenger {
         })
     }
 
-    /// Marks mailbox items read (UpdateItem IsRead), e.g. every `itemIds` of the messages shown.
-    /// Resolves to the number updated. Throws `InvalidInput`, `AuthRequired`, `EwsError`.
+    /// Marks mailbox items read (EWS UpdateItem IsRead; Graph PATCH isRead, 20 per `$batch`), e.g.
+    /// every `itemIds` of the messages shown. Resolves to the number updated (ids the mailbox no
+    /// longer has are skipped). Throws `InvalidInput`, `AuthRequired`, `EwsError`, `GraphError`.
     #[wasm_bindgen(js_name = markSeen, unchecked_return_type = "Promise<number>")]
     pub fn mark_seen(&self, #[wasm_bindgen(unchecked_param_type = "string[]")] item_ids: JsValue) -> Promise {
         let inner = self.inner.clone();
@@ -409,10 +411,11 @@ impl OfflineMessenger {
     }
 
     /// Records an IM that arrived while the user was Do Not Disturb or Presenting as a missed
-    /// conversation in the user's own mailbox (CreateItem SaveOnly into `conversationhistory`,
-    /// From the original sender, not a draft; no mail is sent). Call it when
+    /// conversation in the user's own mailbox (EWS CreateItem SaveOnly, Graph create message, into
+    /// `conversationhistory`, From the original sender, not a draft; no mail is sent). Call it when
     /// `decision.recipientRecordsMissed` is true on the receiving side. Resolves to the new item id.
-    /// Throws `InvalidInput`, `InvalidAddress`, `MessageTooLarge`, `AuthRequired`, `EwsError`.
+    /// Throws `InvalidInput`, `InvalidAddress`, `MessageTooLarge`, `AuthRequired`, `EwsError`,
+    /// `GraphError` (`CreatedAsDraft`: Graph made a draft, which was deleted).
     #[wasm_bindgen(js_name = recordMissed, unchecked_return_type = "Promise<string>")]
     pub fn record_missed(&self, #[wasm_bindgen(unchecked_param_type = "RecordMissedInput")] input: JsValue) -> Promise {
         let inner = self.inner.clone();

@@ -10,7 +10,7 @@
 
 use super::bounded::within;
 use crate::mailbox::Request;
-use crate::spool::transport::{check_token, redact};
+use crate::transport::{check_token, redact};
 use crate::spool::{Transport, TransportError, TransportReply};
 use js_sys::{Function, Object, Promise, Reflect};
 use wasm_bindgen::prelude::*;

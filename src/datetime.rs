@@ -1,4 +1,4 @@
-//! `xs:dateTime` in UTC (`2026-11-25T06:36:24Z`) to and from milliseconds since the Unix epoch.
+//! `xs:dateTime` / ISO 8601 in UTC (EWS and Graph both write times this way) (`2026-11-25T06:36:24Z`) to and from milliseconds since the Unix epoch.
 //! Days from/to civil dates after Howard Hinnant's algorithms ("chrono-Compatible Low-Level Date
 //! Algorithms").
 
