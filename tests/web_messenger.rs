@@ -301,3 +301,21 @@ async fn impersonation_sends_x_anchor_mailbox() {
         im.close();
     }
 }
+
+/// Event names are checked: a misspelt one would otherwise never fire, silently.
+#[wasm_bindgen_test]
+async fn unknown_event_names_and_non_function_listeners_are_refused() {
+    let im = open(config(&unique_db("events"), &fake_ews("ok"), "")).await;
+    let listener = js_sys::Function::new_no_args("");
+    let e = im.add_event_listener("deliverd", &listener).unwrap_err();
+    assert_eq!((code(&e), get(&e, "field").as_string().as_deref()), ("InvalidInput".to_string(), Some("kind")));
+    assert!(get(&e, "message").as_string().unwrap().contains("queued, sending, delivered, retrying, failed, authrequired, error"));
+    let e = im.add_event_listener("delivered", JsValue::from_str("not a function").unchecked_ref()).unwrap_err();
+    assert_eq!(get(&e, "field").as_string().as_deref(), Some("listener"));
+    assert_eq!(code(&im.remove_event_listener("Delivered", &listener).unwrap_err()), "InvalidInput");
+    for kind in ["queued", "sending", "delivered", "retrying", "failed", "authrequired", "error"] {
+        im.add_event_listener(kind, &listener).unwrap();
+        im.remove_event_listener(kind, &listener).unwrap();
+    }
+    im.close();
+}

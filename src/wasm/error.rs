@@ -11,7 +11,7 @@ export type OfflineImErrorCode =
   | "PolicyScriptError" | "InvalidPolicy" | "InvalidClientBuild" | "InvalidAddress"
   | "InvalidInput" | "MessageTooLarge" | "XmlWriteFailed" | "InvalidConfig" | "QuotaExceeded"
   | "StorageError" | "DatabaseBlocked" | "UnknownMessage" | "MessageInFlight" | "MessengerClosed"
-  | "AuthRequired" | "EwsError" | "TransportContract" | "SpoolDeleted";
+  | "AuthRequired" | "EwsError" | "GraphError" | "TransportContract" | "SpoolDeleted";
 
 /** Every error this package throws: an `Error` whose `name` is "OfflineImError". */
 export interface OfflineImError extends Error {

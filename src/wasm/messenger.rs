@@ -213,6 +213,50 @@ fn take_fn(config: &JsValue, key: &'static str) -> Result<Option<Function>, JsVa
     v.dyn_into::<Function>().map(Some).map_err(|_| error_to_js(&Error::InvalidConfig { field: key, reason: "must be a function".into() }))
 }
 
+/// The events a messenger dispatches: what `addEventListener` accepts.
+const EVENTS: [&str; 7] = ["queued", "sending", "delivered", "retrying", "failed", "authrequired", "error"];
+
+#[wasm_bindgen(typescript_custom_section)]
+const EVENTS_TS: &'static str = r#"
+/** `detail` of every spool event: the record as stored after the change. */
+export interface SpoolEventDetail { record: SpoolRecord; }
+/** The events of an `OfflineMessenger`, by name, with their `detail`. */
+export interface OfflineMessengerEventMap {
+  queued: CustomEvent<SpoolEventDetail>;
+  sending: CustomEvent<SpoolEventDetail>;
+  delivered: CustomEvent<SpoolEventDetail & { type: "delivered" }>;
+  /** `nextAttemptAt`: ms since the epoch; `code`: EWS ResponseCode, Graph error code, `Http503`, `NetworkError`, `Timeout`, … */
+  retrying: CustomEvent<SpoolEventDetail & { type: "retrying"; nextAttemptAt: number; code: string; message: string }>;
+  /** The message stays in the spool (`pending()`); `permanent`: retrying cannot help. */
+  failed: CustomEvent<SpoolEventDetail & { type: "failed"; code: string; message: string; permanent: boolean }>;
+  /** `code`: the cause (`Http401`, `InvalidAuthenticationToken`, `Redirect`, `TokenUnavailable`, …). */
+  authrequired: CustomEvent<SpoolEventDetail & { type: "authRequired"; httpStatus: number; nextAttemptAt: number; code: string; message: string }>;
+  /** A round failed, or another tab deleted the database (`SpoolDeleted`). */
+  error: CustomEvent<OfflineImError>;
+}
+export interface OfflineMessenger {
+  /**
+   * Listens for one of the events of `OfflineMessengerEventMap`; the listener gets that event's
+   * `CustomEvent` with its `detail`. Throws `OfflineImError` `InvalidInput` for another name
+   * (`field` "kind"), so a misspelt event is never silently not dispatched, or when the listener
+   * is not a function (`field` "listener").
+   */
+  addEventListener<K extends keyof OfflineMessengerEventMap>(kind: K, listener: (event: OfflineMessengerEventMap[K]) => void): void;
+  /** Stops a listener added with `addEventListener`; throws as it does. */
+  removeEventListener<K extends keyof OfflineMessengerEventMap>(kind: K, listener: (event: OfflineMessengerEventMap[K]) => void): void;
+}
+"#;
+
+fn check_listener(kind: &str, listener: &JsValue) -> Result<(), JsValue> {
+    if !EVENTS.contains(&kind) {
+        return Err(error_to_js(&Error::InvalidInput { field: "kind", reason: format!("{} is not an event of OfflineMessenger ({})", crate::error::shown(kind), EVENTS.join(", ")) }));
+    }
+    if !listener.is_function() {
+        return Err(error_to_js(&Error::InvalidInput { field: "listener", reason: "must be a function".into() }));
+    }
+    Ok(())
+}
+
 /// Offline messaging for one signed-in user. See the README for a full example.
 #[wasm_bindgen]
 pub struct OfflineMessenger {
@@ -383,7 +427,7 @@ impl OfflineMessenger {
     /// `IPM.Note` and is not listed. EWS: FindItem + GetItem; Graph: message listings (the first
     /// pages in one `$batch`). Throws `AuthRequired`, `EwsError` or `GraphError`.
     #[wasm_bindgen(js_name = checkMissed, unchecked_return_type = "Promise<MissedReport>")]
-    pub fn check_missed(&self, #[wasm_bindgen(unchecked_param_type = "CheckMissedOptions")] options: Option<JsValue>) -> Promise {
+    pub fn check_missed(&self, #[wasm_bindgen(unchecked_optional_param_type = "CheckMissedOptions")] options: Option<JsValue>) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let options: CheckMissedOptions = match options.filter(|o| !o.is_null() && !o.is_undefined()) {
@@ -484,9 +528,13 @@ impl OfflineMessenger {
     }
 
     /// Listens for `queued`, `sending`, `delivered`, `retrying`, `failed`, `authrequired` and
-    /// `error` (a CustomEvent; `detail` is `{ record, …}`).
-    #[wasm_bindgen(js_name = addEventListener)]
+    /// `error` (a CustomEvent; `detail` as `OfflineMessengerEventMap` gives it). Throws
+    /// `InvalidInput` (`kind`) for any other name, so a misspelt event is not silently never
+    /// dispatched, and (`listener`) when the listener is not a function.
+    /// (Typed in TypeScript by the `OfflineMessenger` interface above, generic over the event name.)
+    #[wasm_bindgen(js_name = addEventListener, skip_typescript)]
     pub fn add_event_listener(&self, kind: &str, listener: &Function) -> Result<(), JsValue> {
+        check_listener(kind, listener)?;
         let mut subscribed = self.inner.subscribed.borrow_mut();
         if !subscribed.iter().any(|n| n == kind) {
             subscribed.push(kind.to_string());
@@ -495,8 +543,10 @@ impl OfflineMessenger {
         self.inner.events.add_event_listener_with_callback(kind, listener)
     }
 
-    #[wasm_bindgen(js_name = removeEventListener)]
+    /// Stops a listener added with `addEventListener`. Throws `InvalidInput` as it does.
+    #[wasm_bindgen(js_name = removeEventListener, skip_typescript)]
     pub fn remove_event_listener(&self, kind: &str, listener: &Function) -> Result<(), JsValue> {
+        check_listener(kind, listener)?;
         self.inner.events.remove_event_listener_with_callback(kind, listener)
     }
 }

@@ -1,0 +1,26 @@
+// How a TypeScript chat app uses the package's declarations. Compiled with --strict by
+// types.test.mjs; every @ts-expect-error line must be an error, or tsc fails (TS2578).
+import init, { OfflineMessenger } from "../../../pkg/offline_im.js";
+
+export async function app(token: () => Promise<string>) {
+  await init();
+  const im = await OfflineMessenger.open({ backend: "graph", sender: { emailAddress: "tony@contoso.com" }, getAccessToken: token });
+  im.addEventListener("retrying", (e) => {
+    const at: number = e.detail.nextAttemptAt;
+    const code: string = e.detail.code;
+    const id: string = e.detail.record.id;
+    return [at, code, id];
+  });
+  im.addEventListener("failed", (e) => { const permanent: boolean = e.detail.permanent; return permanent; });
+  im.addEventListener("authrequired", (e) => e.detail.httpStatus + e.detail.nextAttemptAt);
+  im.addEventListener("error", (e) => { const code: string = e.detail.code; return code; });
+  // @ts-expect-error: no such event (misspelt)
+  im.addEventListener("deliverd", () => {});
+  // @ts-expect-error: a retrying event has no `permanent`
+  im.addEventListener("retrying", (e) => e.detail.permanent);
+  // @ts-expect-error: a listener, not a string
+  im.addEventListener("queued", "not a function");
+  const report = await im.checkMissed();
+  const n: number = report.total;
+  return n;
+}
