@@ -250,7 +250,7 @@ async fn transport_reply_shapes() {
     let retrying = wait(&rec, "retrying", "z0", 3000).await;
     assert_eq!(get(&retrying, "code").as_string().as_deref(), Some("NetworkError"));
     im.close();
-    for (mode, needle) in [("shape:badStatus", "status"), ("shape:noBody", "body")] {
+    for (mode, needle) in [("shape:badStatus", "status is a string"), ("shape:fracStatus", "status is the number 200.5"), ("shape:noBody", "body")] {
         let ews = fake_ews(mode);
         let (im, rec) = open_listening(config(&unique_db("shape-bad"), &ews, r#", "retryIntervalMs": 50"#)).await;
         send(&im, &offline_to("s2", "c", "x")).await.unwrap();

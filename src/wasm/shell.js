@@ -103,6 +103,7 @@ export function describe(v) {
   if (v === null) return "null";
   if (Array.isArray(v)) return "an array";
   if (typeof v === "object") return "an object with keys [" + Object.keys(v).slice(0, 8).join(", ") + "]";
+  if (typeof v === "number") return "the number " + v;
   return typeof v === "string" ? "a string" : typeof v;
 }
 export function bytesToText(v) {

@@ -78,7 +78,10 @@ fn status_of(v: &JsValue) -> Result<u16, TransportError> {
     let n = v.as_f64().or_else(|| v.as_string().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())).and_then(|s| s.parse::<u16>().ok()).map(f64::from));
     match n {
         Some(n) if n.fract() == 0.0 && (100.0..=599.0).contains(&n) => Ok(n as u16),
-        _ => Err(TransportError::Contract(["status is ", &describe(v), &v.as_f64().map(|n| [" ", &n.to_string()].concat()).unwrap_or_default(), ", not an HTTP status from 100 to 599"].concat())),
+        // `describe` writes a number's value in JavaScript, so this path does not format an f64
+        // in Rust (serde's "invalid type: floating point" message still keeps core's float
+        // printing in the package).
+        _ => Err(TransportError::Contract(["status is ", &describe(v), ", not an HTTP status from 100 to 599"].concat())),
     }
 }
 

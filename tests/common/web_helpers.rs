@@ -16,7 +16,7 @@ const noMailbox = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope
 // mode: "ok" | "down" | "busyOnce:<ms>" | "noMailbox:<id>" | "hang:<id>" (that message's request
 // never settles) | "status:<n>" (every reply has HTTP status n and an empty body) | "echo" (500
 // with an error page echoing the request headers) | "shape:stringStatus" | "shape:bytes" |
-// "shape:arrayBuffer" | "shape:response" | "shape:badStatus" | "shape:noBody". `s.mode` may be
+// "shape:arrayBuffer" | "shape:response" | "shape:badStatus" | "shape:fracStatus" | "shape:noBody". `s.mode` may be
 // changed while the messenger runs.
 export function fakeEws(mode) {
   const s = { mode, delivered: {}, attempts: {}, requests: 0, firstAttemptAt: {}, deliveredAt: {}, headers: null, urls: [], bodies: [], signals: [] };
@@ -40,6 +40,7 @@ export function fakeEws(mode) {
     if (s.mode === "shape:arrayBuffer") { ok(); return { status: 200, body: new TextEncoder().encode(SUCCESS).buffer }; }
     if (s.mode === "shape:response") { ok(); return new Response(SUCCESS, { status: 200 }); }
     if (s.mode === "shape:badStatus") { ok(); return { status: "OK", body: SUCCESS }; }
+    if (s.mode === "shape:fracStatus") { ok(); return { status: 200.5, body: SUCCESS }; }
     if (s.mode === "shape:noBody") { ok(); return { status: 200 }; }
     if (s.mode === "shape:status0") return { status: 0, body: "" };
     if (s.mode.startsWith("busyOnce:") && s.attempts[id] === 1) return { status: 500, body: busy(s.mode.slice(9)) };
