@@ -13,12 +13,37 @@ use crate::spool::{NewMessage, RetryPolicy, SpoolConfig};
 use serde::{Deserialize, Serialize};
 
 /// Admin policy: the seeds' PowerShell lines, or a snapshot.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(untagged)]
 pub enum PolicySource {
     Script(String),
     Snapshot(PolicySnapshot),
+}
+
+/// A string is a script, an object a snapshot, read once as what it is. (`#[serde(untagged)]`
+/// would buffer the whole value, try each variant, and answer a snapshot with a misspelt field
+/// only "data did not match any variant"; this names the field.)
+impl<'de> Deserialize<'de> for PolicySource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = PolicySource;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("PowerShell policy lines (a string) or a PolicySnapshot (an object)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<PolicySource, E> {
+                Ok(PolicySource::Script(v.to_string()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> std::result::Result<PolicySource, E> {
+                Ok(PolicySource::Script(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> std::result::Result<PolicySource, A::Error> {
+                PolicySnapshot::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(PolicySource::Snapshot)
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 impl Default for PolicySource {

@@ -148,3 +148,16 @@ fn plan_send_makes_an_id_only_for_a_queued_message_without_one() {
     let Plan::Queue(_, m) = plan_send(&c, input("offline", "ana@contoso.com"), new_id).unwrap() else { panic!("not queued") };
     assert_eq!((m.id.as_str(), calls.get()), ("gen", 1));
 }
+
+#[test]
+fn a_policy_is_a_script_or_a_snapshot_and_a_bad_snapshot_field_is_named() {
+    let mut v = base();
+    v["policy"] = json!({ "imConfigurations": [{ "identity": "Global", "enableOfflineIM": false }] });
+    assert_eq!(config(v.clone()).unwrap().policy.im_configurations[0].enable_offline_im, Some(false));
+    v["policy"] = json!({ "imConfigurations": [{ "identity": "Global", "enableOffline": false }] });
+    let e = serde_json::from_value::<MessengerConfig>(v.clone()).unwrap_err().to_string();
+    assert!(e.contains("unknown field `enableOffline`"), "{e}");
+    v["policy"] = json!(42);
+    let e = serde_json::from_value::<MessengerConfig>(v).unwrap_err().to_string();
+    assert!(e.contains("PowerShell policy lines (a string) or a PolicySnapshot (an object)"), "{e}");
+}
