@@ -114,6 +114,11 @@ fn either_back_end_finds_what_either_sent_once() {
     let report = block_on(g.check_missed(&ana, None)).unwrap();
     let ids: Vec<String> = report.conversations.iter().flat_map(|c| c.messages.iter().flat_map(|m| m.item_ids.clone())).chain(["AAMkAGI2-999999".to_string()]).collect();
     assert_eq!(block_on(g.mark_seen(&ana, &ids)).unwrap(), 3, "the unknown id is skipped");
+    // Nine ids: batches of at most 4 (the server throttles a fifth parallel request, as Graph does).
+    let before = ana.sent.borrow().len();
+    let nine: Vec<String> = (0..9).map(|i| format!("AAMkAGI2-99990{i}")).collect();
+    assert_eq!(block_on(g.mark_seen(&ana, &nine)).unwrap(), 0);
+    assert_eq!(ana.sent.borrow().len() - before, 3, "4 + 4 + 1");
     assert_eq!(block_on(e.check_missed(&ana, None)).unwrap().total, 0);
     assert_eq!(block_on(g.check_missed(&ana, None)).unwrap().total, 0);
 }
@@ -231,6 +236,15 @@ fn batches_hold_one_to_twenty_and_answer_per_request() {
     let ana = Direct::new(&state, "ana-token");
     let out = block_on(ana.send(&b)).unwrap();
     assert_eq!(parse_batch(&out, 2).unwrap().iter().map(|r| r.status).collect::<Vec<_>>(), [404, 404]);
+    // Like Graph, it runs a batch's requests in parallel: a fifth to one mailbox is throttled.
+    let five = block_on(ana.send(&batch_request(&reqs[..5]).unwrap())).unwrap();
+    let statuses: Vec<u16> = parse_batch(&five, 5).unwrap().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [404, 404, 404, 404, 429]);
+    // dependsOn sequences requests (not counted as parallel) and fails dependents of a failure.
+    let chained = r#"{"requests":[{"id":"a","method":"GET","url":"/me/mailFolders/inbox/messages"},{"id":"b","method":"PATCH","url":"/me/messages/none","dependsOn":["a"],"headers":{"Content-Type":"application/json"},"body":{"isRead":true}},{"id":"c","method":"GET","url":"/me/mailFolders/inbox/messages","dependsOn":["b"]}]}"#;
+    let out = block_on(ana.send(&Request { method: "POST", path: "/$batch".into(), headers: vec![("Content-Type", "application/json".into())], body: Some(chained.into()) })).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out.body).unwrap();
+    assert_eq!(v["responses"].as_array().unwrap().iter().map(|r| r["status"].as_u64().unwrap()).collect::<Vec<_>>(), [200, 404, 424]);
 }
 
 #[test]

@@ -1,12 +1,13 @@
 //! Graph as a [`Mailbox`]: delivery by sendMail, and the recipient side over any
 //! [`Transport`], with JSON batching where it saves round trips (the first pages of the four
-//! listings in one `$batch`, `markSeen` 20 items per `$batch`).
+//! listings in one `$batch`, `markSeen` 4 items per `$batch`: more would exceed the mailbox's
+//! concurrency inside the batch, see [`MAX_CONCURRENT`]).
 
 use super::batch::{batch_request, parse_batch};
 use super::messages::{check_item_id, get, list_missed_request, mark_read_request, parse_created, parse_page, record_missed_request, MISSED_CLASSES, MISSED_FOLDERS};
 use super::reply::classify;
 use super::send::send_mail_request;
-use super::{percent_encode, DEFAULT_BASE_URL, MAX_BATCH};
+use super::{percent_encode, DEFAULT_BASE_URL, MAX_CONCURRENT};
 use crate::error::{Error, Result};
 use crate::mailbox::{Mailbox, Outcome, Request};
 use crate::message::{MissedInput, OfflineMessage};
@@ -101,13 +102,13 @@ impl Mailbox for GraphMailbox {
     }
 
     /// Four listings (two folders × two classes), their first pages in one `$batch`, then every
-    /// `@odata.nextLink` (batched too), each item once.
+    /// `@odata.nextLink` (batched too, 4 at most), each item once.
     async fn check_missed<T: Transport>(&self, t: &T, since: Option<u64>) -> Result<MissedReport> {
         let user = self.user_path();
         let mut pending: Vec<Request> = MISSED_FOLDERS.iter().flat_map(|f| MISSED_CLASSES.iter().map(|c| list_missed_request(&user, f, c))).collect();
         let (mut items, mut seen, mut pages) = (Vec::new(), BTreeSet::new(), 0);
         while !pending.is_empty() && pages < MAX_PAGES {
-            let chunk: Vec<Request> = pending.drain(..pending.len().min(MAX_BATCH)).collect();
+            let chunk: Vec<Request> = pending.drain(..pending.len().min(MAX_CONCURRENT)).collect();
             pages += chunk.len();
             for reply in self.send_all(t, &chunk).await? {
                 if !(200..300).contains(&reply.status) {
@@ -124,13 +125,13 @@ impl Mailbox for GraphMailbox {
         Ok(group(items, since))
     }
 
-    /// PATCH `isRead` on each item, 20 per `$batch`; an id Graph does not know (404: deleted
+    /// PATCH `isRead` on each item, 4 per `$batch` ([`MAX_CONCURRENT`]); an id Graph does not know (404: deleted
     /// meanwhile) is skipped.
     async fn mark_seen<T: Transport>(&self, t: &T, item_ids: &[String]) -> Result<usize> {
         let user = self.user_path();
         let requests = item_ids.iter().map(|id| mark_read_request(&user, id)).collect::<Result<Vec<_>>>()?;
         let mut n = 0;
-        for chunk in requests.chunks(MAX_BATCH) {
+        for chunk in requests.chunks(MAX_CONCURRENT) {
             for reply in self.send_all(t, chunk).await? {
                 match reply.status {
                     200..=299 => n += 1,

@@ -22,6 +22,11 @@ pub const DEFAULT_BASE_URL: &str = "https://graph.microsoft.com/v1.0";
 pub const MAX_BATCH: usize = 20;
 /// Requests Exchange Online serves at once for one mailbox, per app ("Outlook service limits":
 /// 4 concurrent requests); more are answered 429 `ApplicationThrottled` / `MailboxConcurrency`.
+/// The requests of a `$batch` count too: Graph dispatches them to Outlook in parallel, so a batch
+/// of more than 4 requests to one mailbox has its fifth throttled (Microsoft's answer on Q&A
+/// 1660054, "Send 4 requests at the same time, but still get 'Application is over its
+/// MailboxConcurrency limit'"), unless `dependsOn` sequences them. Our batches therefore hold at
+/// most this many requests, all to the user's own mailbox.
 pub const MAX_CONCURRENT: usize = 4;
 /// PR_MESSAGE_CLASS as a Graph extended property id: the item class.
 pub const PR_MESSAGE_CLASS: &str = "String 0x001A";

@@ -438,7 +438,7 @@ impl OfflineMessenger {
         })
     }
 
-    /// Marks mailbox items read (EWS UpdateItem IsRead; Graph PATCH isRead, 20 per `$batch`), e.g.
+    /// Marks mailbox items read (EWS UpdateItem IsRead; Graph PATCH isRead, 4 per `$batch`), e.g.
     /// every `itemIds` of the messages shown. Resolves to the number updated (ids the mailbox no
     /// longer has are skipped). Throws `InvalidInput`, `AuthRequired`, `EwsError`, `GraphError`.
     #[wasm_bindgen(js_name = markSeen, unchecked_return_type = "Promise<number>")]

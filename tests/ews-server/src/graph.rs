@@ -374,11 +374,24 @@ struct BatchRequest {
     #[serde(default)]
     body: Option<Value>,
     #[serde(default, rename = "dependsOn")]
-    _depends_on: Option<Vec<String>>,
+    depends_on: Vec<String>,
+}
+
+/// The mailbox a batch request's URL addresses: `/me/…` the caller's, `/users/{x}/…` x's.
+fn target_mailbox(url: &str, caller: &str) -> String {
+    match url.trim_start_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+        ["users", who, ..] => percent_decode(who).to_ascii_lowercase(),
+        _ => caller.to_ascii_lowercase(),
+    }
 }
 
 /// JSON batching: 1 to 20 requests, relative URLs, unique ids; each runs as on its own (with
-/// its own roll of fault injection) and is answered `{id, status, headers, body}`.
+/// its own roll of fault injection) and is answered `{id, status, headers, body}`. Graph
+/// dispatches a batch's requests to Outlook in parallel, so requests without `dependsOn` count
+/// against the mailbox's 4 concurrent requests: the fifth and later to one mailbox get 429
+/// `ApplicationThrottled` `MailboxConcurrency` (Microsoft's answer on Q&A 1660054). A request
+/// with `dependsOn` runs after the requests it names (earlier in the batch) and gets 424 Failed
+/// Dependency when one of them did not succeed.
 fn batch(state: &mut State, token: &str, body: &str, base: &str, faults: &mut dyn FnMut() -> Option<FaultSpec>) -> GraphReply {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -396,7 +409,10 @@ fn batch(state: &mut State, token: &str, body: &str, base: &str, faults: &mut dy
     if let Some(dup) = b.requests.iter().find(|r| !ids.insert(r.id.clone())) {
         return error(400, "BadRequest", &format!("Batch request id '{}' is used more than once.", dup.id));
     }
+    let caller = state.user_by_token(token).map(|u| u.email.clone()).unwrap_or_default();
     let mut responses = Vec::new();
+    let mut statuses: std::collections::BTreeMap<String, u16> = std::collections::BTreeMap::new();
+    let mut parallel: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
     for r in b.requests {
         if !r.url.starts_with('/') || r.url.starts_with("/$batch") {
             return error(400, "BadRequest", &format!("Invalid request URL '{}' in a batch: it must be relative to the version root.", r.url));
@@ -405,11 +421,30 @@ fn batch(state: &mut State, token: &str, body: &str, base: &str, faults: &mut dy
         if r.body.is_some() && header("Content-Type").is_none() {
             return error(400, "BadRequest", &format!("Batch request '{}' has a body and no Content-Type header.", r.id));
         }
+        if let Some(unknown) = r.depends_on.iter().find(|d| !statuses.contains_key(*d)) {
+            return error(400, "BadRequest", &format!("Batch request '{}' depends on '{unknown}', which is not an earlier request of the batch.", r.id));
+        }
         let body = r.body.as_ref().map(Value::to_string).unwrap_or_default();
-        let reply = match faults().and_then(|f| fault_reply(&f)) {
-            Some(f) => f,
-            None => handle(state, token, &r.method.to_ascii_uppercase(), &r.url, header("Content-Type").as_deref(), header("Prefer").as_deref(), &body, base, &mut || None),
+        let in_parallel = if r.depends_on.is_empty() {
+            let n = parallel.entry(target_mailbox(&r.url, &caller)).or_default();
+            *n += 1;
+            *n
+        } else {
+            0
         };
+        let reply = if r.depends_on.iter().any(|d| !statuses.get(d).is_some_and(|s| (200..300).contains(s))) {
+            error(424, "FailedDependency", "A request this one depends on did not succeed.")
+        } else if in_parallel > 4 {
+            let mut t = error(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.");
+            t.headers.push(("Retry-After".into(), "1".into()));
+            t
+        } else {
+            match faults().and_then(|f| fault_reply(&f)) {
+                Some(f) => f,
+                None => handle(state, token, &r.method.to_ascii_uppercase(), &r.url, header("Content-Type").as_deref(), header("Prefer").as_deref(), &body, base, &mut || None),
+            }
+        };
+        statuses.insert(r.id.clone(), reply.status);
         let mut headers = Map::new();
         if !reply.body.is_empty() {
             headers.insert("Content-Type".into(), json!("application/json"));
