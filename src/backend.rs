@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::ews::EwsMailbox;
 use crate::graph::GraphMailbox;
-use crate::mailbox::{Mailbox, Outcome, Request};
+use crate::mailbox::{BatchItem, BatchShape, Mailbox, Outcome, Request};
 use crate::message::{MissedInput, OfflineMessage};
 use crate::missed::MissedReport;
 use crate::transport::{Transport, TransportReply};
@@ -46,6 +46,27 @@ impl Mailbox for Backend {
         match self {
             Backend::Ews(m) => m.delivery_outcome(reply, now_ms),
             Backend::Graph(m) => m.delivery_outcome(reply, now_ms),
+        }
+    }
+
+    fn batch_shape(&self) -> BatchShape {
+        match self {
+            Backend::Ews(m) => m.batch_shape(),
+            Backend::Graph(m) => m.batch_shape(),
+        }
+    }
+
+    fn delivery_batch(&self, items: &[BatchItem]) -> Result<Request> {
+        match self {
+            Backend::Ews(m) => m.delivery_batch(items),
+            Backend::Graph(m) => m.delivery_batch(items),
+        }
+    }
+
+    fn batch_outcomes(&self, reply: &TransportReply, items: &[BatchItem], now_ms: u64) -> Vec<Option<Outcome>> {
+        match self {
+            Backend::Ews(m) => m.batch_outcomes(reply, items, now_ms),
+            Backend::Graph(m) => m.batch_outcomes(reply, items, now_ms),
         }
     }
 

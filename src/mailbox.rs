@@ -38,6 +38,41 @@ pub enum Outcome {
     AuthRequired { code: String, message: String, http_status: u16 },
 }
 
+/// One message of a batched delivery ([`Mailbox::delivery_batch`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchItem {
+    pub message: OfflineMessage,
+    /// `ItemClass` decided by policy when the message was accepted.
+    pub item_class: String,
+    /// Runs only after the previous item of the batch succeeded (the next in its lane): Graph's
+    /// `dependsOn`. Never set on the first item, nor for back ends whose [`BatchShape`] is not
+    /// `chained`.
+    pub after_previous: bool,
+}
+
+/// How many messages one delivery request carries, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchShape {
+    /// Most messages per request (1: no batching).
+    pub items: usize,
+    /// Most lanes per request. A lane is a run of messages the server takes in order, skipping
+    /// the rest of the lane after a failure ([`BatchItem::after_previous`]).
+    pub lanes: usize,
+    /// Whether a lane may hold several messages, possibly of one conversation (the server
+    /// documents order within a lane: Graph's `dependsOn`). Otherwise each lane is one message
+    /// and a request holds at most one message of a conversation.
+    pub chained: bool,
+    /// The server runs a request's lanes at once, so each lane counts against the spool's
+    /// `concurrency` (Graph: 4 per mailbox); otherwise a request counts as one (EWS processes
+    /// a batch's items one at a time).
+    pub lanes_run_in_parallel: bool,
+}
+
+impl BatchShape {
+    /// One message per request.
+    pub const SINGLE: BatchShape = BatchShape { items: 1, lanes: 1, chained: false, lanes_run_in_parallel: false };
+}
+
 /// A mailbox back end. The delivery half is synchronous and pure (the spool sends the request);
 /// the recipient half drives a [`Transport`] through paging and batches.
 #[allow(async_fn_in_trait)]
@@ -50,6 +85,26 @@ pub trait Mailbox {
     fn delivery(&self, message: &OfflineMessage, item_class: &str) -> Result<Request>;
     /// What the reply to a delivery means; `now_ms` turns an HTTP-date `Retry-After` into a wait.
     fn delivery_outcome(&self, reply: &TransportReply, now_ms: u64) -> Outcome;
+    /// How this back end batches deliveries; default one message per request.
+    fn batch_shape(&self) -> BatchShape {
+        BatchShape::SINGLE
+    }
+    /// The request that delivers `items` (at most [`BatchShape::items`], in lanes as
+    /// [`BatchItem::after_previous`] links them). Default: one item through [`Mailbox::delivery`]. Errors: as for
+    /// `delivery`, and `InvalidInput` for an empty or oversized batch.
+    fn delivery_batch(&self, items: &[BatchItem]) -> Result<Request> {
+        match items {
+            [one] => self.delivery(&one.message, &one.item_class),
+            _ => Err(crate::error::Error::InvalidInput { field: "items", reason: format!("{} messages; this back end sends one per request", items.len()) }),
+        }
+    }
+    /// Each item's outcome from the reply to [`Mailbox::delivery_batch`], in order (as many as
+    /// `items`); `None`: the server did not attempt it (an earlier item of its lane failed).
+    /// A reply that does not answer item by item (a fault, an HTTP error, no reply) applies to
+    /// every item. Default: the single-message classification for each.
+    fn batch_outcomes(&self, reply: &TransportReply, items: &[BatchItem], now_ms: u64) -> Vec<Option<Outcome>> {
+        vec![Some(self.delivery_outcome(reply, now_ms)); items.len()]
+    }
     /// Whether `outcome` says this mailbox has too many requests in flight, so the spool should
     /// send fewer at once. Default: never (EWS throttles with ErrorServerBusy and
     /// BackOffMilliseconds, which the schedule already honours).

@@ -5,8 +5,9 @@ use crate::address;
 use crate::backend::Backend;
 use crate::error::{shown, Error, Result};
 use crate::ews::soap::server_version;
-use crate::ews::{EnvelopeOptions, EwsMailbox};
-use crate::graph::{GraphMailbox, DEFAULT_BASE_URL, MAX_CONCURRENT};
+use crate::ews::create_item::MAX_BATCH_ITEMS;
+use crate::ews::{EnvelopeOptions, EwsMailbox, DEFAULT_EWS_BATCH_SIZE};
+use crate::graph::{GraphMailbox, DEFAULT_BASE_URL, DEFAULT_GRAPH_BATCH_SIZE, MAX_BATCH, MAX_CONCURRENT};
 use crate::message::MailboxAddress;
 use crate::policy::{evaluate_parts, parse_policy_script, ClientInfo, Delivery, MailboxHosting, PolicyDecision, PolicySnapshot, Presence, RecipientContext, SenderContext};
 use crate::spool::{NewMessage, RetryPolicy, SpoolConfig};
@@ -113,6 +114,13 @@ pub struct MessengerConfig {
     /// requests per mailbox, "Outlook service limits").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// Most messages one delivery request carries; default 10 on EWS (1 to 100 per `CreateItem`:
+    /// Microsoft asks for small batches, "EWS throttling in Exchange") and 20 on Graph (1 to 20,
+    /// one `$batch`: 4 conversations of up to 5 messages, chained by `dependsOn`). On EWS a
+    /// request holds at most one message of each conversation (order across a batch is not
+    /// documented); 1 turns batching off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
     /// Timeout of one request; default 30000, 1000 to 300000. Bounds a custom `transport` too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_timeout_ms: Option<u32>,
@@ -218,9 +226,13 @@ impl MessengerConfig {
         let (mailbox, most) = match kind {
             BackendKind::Ews => {
                 let options = EnvelopeOptions { item_class: None, server_version: self.server_version, impersonate, max_message_bytes: self.max_message_bytes };
-                (Backend::Ews(EwsMailbox { options }), 16)
+                let batch_size = range("batchSize", self.batch_size, DEFAULT_EWS_BATCH_SIZE, 1, MAX_BATCH_ITEMS)?;
+                (Backend::Ews(EwsMailbox { options, batch_size }), 16)
             }
-            BackendKind::Graph => (Backend::Graph(GraphMailbox { base_url: url.clone(), user: impersonate, max_message_bytes: self.max_message_bytes }), MAX_CONCURRENT),
+            BackendKind::Graph => {
+                let batch_size = range("batchSize", self.batch_size, DEFAULT_GRAPH_BATCH_SIZE, 1, MAX_BATCH)?;
+                (Backend::Graph(GraphMailbox { base_url: url.clone(), user: impersonate, max_message_bytes: self.max_message_bytes, batch_size }), MAX_CONCURRENT)
+            }
         };
         let concurrency = range("concurrency", self.concurrency, 4, 1, most)?;
         let owner_address = crate::spool::normalize_sender(sender.email_address.as_deref().unwrap_or_default());

@@ -5,7 +5,7 @@
 mod common;
 
 use common::validate_envelope;
-use offline_im::ews::{build_offline_message_envelope, validate_offline_message, EnvelopeOptions, MailboxAddress, OfflineMessage, PROPERTY_SET_ID};
+use offline_im::ews::{build_batch_envelope, build_offline_message_envelope, validate_offline_message, EnvelopeOptions, MailboxAddress, OfflineMessage, PROPERTY_SET_ID};
 use offline_im::Error;
 use quick_xml::events::Event;
 use quick_xml::NsReader;
@@ -228,4 +228,29 @@ fn limits_at_their_boundaries() {
     // A blank subject is no subject: it comes from the text's first line.
     let env = build_offline_message_envelope(&OfflineMessage { subject: Some("   ".into()), ..message("first line\nsecond") }, &d).unwrap();
     assert!(env.xml.contains("<t:Subject>first line</t:Subject>"), "{}", env.xml);
+}
+
+/// Issue 14: a batched CreateItem holds one `t:Message` per message, in order, each with its own
+/// item class, and is valid against Microsoft's schema; 0 or more than 100 messages are refused.
+#[test]
+fn a_batch_envelope_is_schema_valid_and_keeps_order_and_classes() {
+    let mut second = message("second <b>");
+    second.id = "msg-0002".into();
+    second.to.email_address = "bob@fabrikam.com".into();
+    let third = OfflineMessage { id: "msg-0003".into(), ..message("third") };
+    let items = [(&message("first"), None), (&second, Some("IPM.Note")), (&third, Some("IM.Note.MissedConversation"))];
+    let env = build_batch_envelope(&items, &EnvelopeOptions { impersonate: Some("tony@contoso.com".into()), ..Default::default() }).expect("builds");
+    if let Err(report) = validate_envelope(&env.xml) {
+        panic!("schema rejects the batch envelope:\n{report}\n{}", env.xml);
+    }
+    assert_eq!(env.xml.matches("<t:Message>").count(), 3);
+    assert_eq!(texts(&env.xml, T, "ItemClass"), ["IPM.Note.Microsoft.Missed", "IPM.Note", "IPM.Note.Microsoft.Missed"]);
+    assert_eq!(texts(&env.xml, T, "Subject"), ["first", "second <b>", "third"]);
+    assert_eq!(texts(&env.xml, T, "EmailAddress"), ["ana@contoso.com", "bob@fabrikam.com", "ana@contoso.com"]);
+    assert_eq!(env.anchor_mailbox.as_deref(), Some("tony@contoso.com"));
+    let one = message("x");
+    assert!(matches!(build_batch_envelope(&[], &EnvelopeOptions::default()), Err(Error::InvalidInput { field: "items", .. })));
+    let many = vec![(&one, None); 101];
+    assert!(matches!(build_batch_envelope(&many, &EnvelopeOptions::default()), Err(Error::InvalidInput { field: "items", .. })));
+    assert!(build_batch_envelope(&many[..100], &EnvelopeOptions::default()).is_ok());
 }

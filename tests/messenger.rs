@@ -161,3 +161,27 @@ fn a_policy_is_a_script_or_a_snapshot_and_a_bad_snapshot_field_is_named() {
     let e = serde_json::from_value::<MessengerConfig>(v).unwrap_err().to_string();
     assert!(e.contains("PowerShell policy lines (a string) or a PolicySnapshot (an object)"), "{e}");
 }
+
+/// Issue 14: `batchSize` defaults to 10 messages per CreateItem on EWS and a full `$batch` (20)
+/// on Graph; outside 1..=100 (EWS) or 1..=20 (Graph) it is refused, named.
+#[test]
+fn batch_size_defaults_and_limits_per_back_end() {
+    use offline_im::mailbox::{BatchShape, Mailbox};
+    let ews = |extra: serde_json::Value| {
+        let mut v = base();
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        config(v)
+    };
+    let graph = |extra: serde_json::Value| {
+        let mut v = json!({ "backend": "graph", "sender": { "emailAddress": "tony@contoso.com" } });
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        config(v)
+    };
+    assert_eq!(ews(json!({})).unwrap().spool.mailbox.batch_shape(), BatchShape { items: 10, lanes: 10, chained: false, lanes_run_in_parallel: false });
+    assert_eq!(graph(json!({})).unwrap().spool.mailbox.batch_shape(), BatchShape { items: 20, lanes: 4, chained: true, lanes_run_in_parallel: true });
+    assert_eq!(ews(json!({ "batchSize": 100 })).unwrap().spool.mailbox.batch_shape().items, 100);
+    assert_eq!(graph(json!({ "batchSize": 1 })).unwrap().spool.mailbox.batch_shape(), BatchShape { items: 1, lanes: 1, chained: true, lanes_run_in_parallel: true });
+    for bad in [ews(json!({ "batchSize": 0 })), ews(json!({ "batchSize": 101 })), graph(json!({ "batchSize": 21 }))] {
+        assert!(matches!(bad, Err(offline_im::Error::InvalidConfig { field: "batchSize", .. })), "{bad:?}");
+    }
+}

@@ -334,6 +334,9 @@ impl SpoolStore for StaleListing<'_> {
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> offline_im::Result<Option<SpoolRecord>> {
         self.0.update(id, change).await
     }
+    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> offline_im::Result<Vec<Option<SpoolRecord>>> {
+        self.0.update_many(ids, change).await
+    }
     async fn delete(&self, id: &str) -> offline_im::Result<bool> {
         self.0.delete(id).await
     }
@@ -418,4 +421,14 @@ fn tokens_and_redaction() {
     assert_eq!(redact_bearer("Bearer ;nothing to hide"), "Bearer ;nothing to hide", "no credential, nothing redacted");
     assert_eq!(redact("token=s3cr3t and Bearer s3cr3t", Some("s3cr3t")), "token=[redacted] and Bearer [redacted]");
     assert_eq!(redact("abc", Some("abc")), "abc", "secrets shorter than 4 bytes are not searched for");
+}
+
+#[test]
+fn memory_batches_settle_item_by_item() {
+    block_on(batches_settle_item_by_item(MemoryStore::default()));
+}
+
+#[test]
+fn memory_a_conversation_is_never_twice_in_one_ews_request() {
+    block_on(a_conversation_is_never_twice_in_one_ews_request(MemoryStore::default()));
 }

@@ -325,3 +325,13 @@ async fn idb_deleted_database_is_reported_and_reopened() {
     accept(&spool, "m2", "c", &clock).await;
     assert_eq!(store.all(TONY).await.unwrap().len(), 1);
 }
+
+#[wasm_bindgen_test]
+async fn idb_batches_settle_item_by_item() {
+    batches_settle_item_by_item(fresh("batches").await).await;
+}
+
+#[wasm_bindgen_test]
+async fn idb_a_conversation_is_never_twice_in_one_ews_request() {
+    a_conversation_is_never_twice_in_one_ews_request(fresh("batch-order").await).await;
+}

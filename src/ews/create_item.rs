@@ -15,6 +15,7 @@ use crate::message;
 pub use crate::message::{MailboxAddress, OfflineMessage, DEFAULT_MAX_MESSAGE_BYTES, MAX_ID_BYTES, MAX_NAME_CHARS};
 use quick_xml::events::BytesText;
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::io;
 
 /// How to build the envelope.
@@ -77,53 +78,57 @@ pub fn mailbox(w: &mut XmlWriter, name: Option<&str>, email: &str) -> io::Result
     Ok(())
 }
 
-/// What the checks of [`validate_offline_message`] computed, for the writer.
-struct Checked<'a> {
-    message: message::Checked<'a>,
-    impersonate: Option<String>,
-}
-
-fn check<'a>(m: &'a OfflineMessage, options: &EnvelopeOptions) -> Result<Checked<'a>> {
-    let message = message::check(m, options.item_class.as_deref(), options.max_message_bytes)?;
-    let impersonate = options.impersonate.as_deref().map(|a| address::validate("impersonate", a)).transpose()?;
-    super::soap::server_version(options.server_version.as_deref())?;
-    Ok(Checked { message, impersonate })
-}
-
 /// Checks everything [`build_offline_message_envelope`] checks, without writing the XML: the
 /// spool calls it before accepting a message, so bad input is rejected up front and an accepted
 /// message always has an envelope. Errors as for [`build_offline_message_envelope`].
 pub fn validate_offline_message(message: &OfflineMessage, options: &EnvelopeOptions) -> Result<()> {
-    check(message, options).map(drop)
+    message::check(message, options.item_class.as_deref(), options.max_message_bytes)?;
+    options.impersonate.as_deref().map(|a| address::validate("impersonate", a)).transpose()?;
+    super::soap::server_version(options.server_version.as_deref()).map(drop)
 }
 
 /// Builds the `CreateItem` SendOnly envelope for `message`. Errors: [`Error::InvalidInput`]
 /// (empty or oversized ids, names, subject, bad item class or server version),
 /// [`Error::InvalidAddress`] (recipient or impersonated address), [`Error::MessageTooLarge`].
 pub fn build_offline_message_envelope(message: &OfflineMessage, options: &EnvelopeOptions) -> Result<Envelope> {
-    let Checked { message: message::Checked { conversation_id, to, to_name, class, subject }, impersonate } = check(message, options)?;
-    let mut replaced = 0u32;
-    let subject = xml_safe(&subject, &mut replaced);
-    let body = html_body(&xml_safe(&message.text, &mut replaced));
-    let id = xml_safe(&message.id, &mut replaced);
-    let conversation_id = xml_safe(conversation_id, &mut replaced);
-    let to_name = to_name.map(|n| xml_safe(n, &mut replaced));
+    build_batch_envelope(&[(message, options.item_class.as_deref())], options)
+}
 
+/// Most messages in one batched `CreateItem` ([`build_batch_envelope`]).
+pub const MAX_BATCH_ITEMS: usize = 100;
+
+/// One `CreateItem` SendOnly holding a `t:Message` per entry, in order, each with its own item
+/// class (`None`: `options.item_class`). Exchange answers each with its own
+/// `CreateItemResponseMessage`, in request order, and a failure affects only its item ("Process
+/// email messages in batches by using EWS in Exchange"; items are processed one at a time, and
+/// an error likely to repeat stops the rest with `ErrorBatchProcessingStopped`, ResponseCode
+/// reference). Errors: as for [`build_offline_message_envelope`] (naming no item: each message
+/// was checked when it was accepted), and [`Error::InvalidInput`] (`items`) for 0 or more than
+/// [`MAX_BATCH_ITEMS`] messages.
+pub fn build_batch_envelope(messages: &[(&OfflineMessage, Option<&str>)], options: &EnvelopeOptions) -> Result<Envelope> {
+    if messages.is_empty() || messages.len() > MAX_BATCH_ITEMS {
+        return Err(crate::error::Error::InvalidInput { field: "items", reason: format!("{} messages; 1 to {MAX_BATCH_ITEMS} per CreateItem", messages.len()) });
+    }
+    let mut replaced = 0u32;
+    let mut items = Vec::with_capacity(messages.len());
+    for (m, class) in messages {
+        let message::Checked { conversation_id, to, to_name, class, subject } = message::check(m, class.or(options.item_class.as_deref()), options.max_message_bytes)?;
+        items.push(SafeMessage {
+            class,
+            subject: xml_safe(&subject, &mut replaced).into_owned(),
+            body: html_body(&xml_safe(&m.text, &mut replaced)),
+            id: xml_safe(&m.id, &mut replaced),
+            conversation_id: xml_safe(conversation_id, &mut replaced),
+            to,
+            to_name: to_name.map(|n| xml_safe(n, &mut replaced)),
+        });
+    }
+    let impersonate = options.impersonate.as_deref().map(|a| address::validate("impersonate", a)).transpose()?;
+    super::soap::server_version(options.server_version.as_deref())?;
     let header = Header { server_version: options.server_version.as_deref(), impersonate: impersonate.as_deref() };
     let xml = envelope(&header, |w| {
         element(w, "m:CreateItem", &[("MessageDisposition", "SendOnly")]).write_inner_content(|w| {
-            w.create_element("m:Items").write_inner_content(|w| {
-                w.create_element("t:Message").write_inner_content(|w| {
-                    text_element(w, "t:ItemClass", &class)?;
-                    text_element(w, "t:Subject", &subject)?;
-                    element(w, "t:Body", &[("BodyType", "HTML")]).write_text_content(BytesText::new(&body))?;
-                    extended_property(w, PROPERTY_MESSAGE_ID, &id)?;
-                    extended_property(w, PROPERTY_CONVERSATION_ID, &conversation_id)?;
-                    w.create_element("t:ToRecipients").write_inner_content(|w| mailbox(w, to_name.as_deref(), &to))?;
-                    Ok(())
-                })?;
-                Ok(())
-            })?;
+            w.create_element("m:Items").write_inner_content(|w| items.iter().try_for_each(|m| write_message(w, m)))?;
             Ok(())
         })?;
         Ok(())
@@ -134,4 +139,30 @@ pub fn build_offline_message_envelope(message: &OfflineMessage, options: &Envelo
         replaced_characters: replaced,
         anchor_mailbox: impersonate,
     })
+}
+
+/// A checked message with every text made XML-safe.
+struct SafeMessage<'a> {
+    class: String,
+    subject: String,
+    body: String,
+    id: Cow<'a, str>,
+    conversation_id: Cow<'a, str>,
+    to: String,
+    to_name: Option<Cow<'a, str>>,
+}
+
+/// `t:Message` in schema order: `ItemClass`, `Subject`, `Body BodyType="HTML"`, the two
+/// extended properties (message id, conversation id), `ToRecipients`.
+fn write_message(w: &mut XmlWriter, m: &SafeMessage) -> io::Result<()> {
+    w.create_element("t:Message").write_inner_content(|w| {
+        text_element(w, "t:ItemClass", &m.class)?;
+        text_element(w, "t:Subject", &m.subject)?;
+        element(w, "t:Body", &[("BodyType", "HTML")]).write_text_content(BytesText::new(&m.body))?;
+        extended_property(w, PROPERTY_MESSAGE_ID, &m.id)?;
+        extended_property(w, PROPERTY_CONVERSATION_ID, &m.conversation_id)?;
+        w.create_element("t:ToRecipients").write_inner_content(|w| mailbox(w, m.to_name.as_deref(), &m.to))?;
+        Ok(())
+    })?;
+    Ok(())
 }

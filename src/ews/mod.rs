@@ -15,9 +15,9 @@ pub mod response;
 pub mod soap;
 pub mod text;
 
-pub use create_item::{build_offline_message_envelope, validate_offline_message, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
-pub use mailbox::EwsMailbox;
-pub use response::{parse_ews_response, EwsOutcome};
+pub use create_item::{build_batch_envelope, build_offline_message_envelope, validate_offline_message, Envelope, EnvelopeOptions, MailboxAddress, OfflineMessage};
+pub use mailbox::{EwsMailbox, DEFAULT_EWS_BATCH_SIZE};
+pub use response::{parse_ews_batch_response, parse_ews_response, EwsOutcome};
 
 /// SOAP 1.1 envelope namespace.
 pub const NS_SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";

@@ -79,9 +79,18 @@ struct Reply {
     fault: bool,
     fault_code: Option<String>,
     fault_string: Option<String>,
-    response_classes: Vec<String>,
-    error_code: Option<String>,
-    error_text: Option<String>,
+    /// `e:ResponseCode` / `e:Message` / BackOffMilliseconds of a SOAP fault's detail.
+    fault_error: ItemReply,
+    /// One per `*ResponseMessage`, in document order.
+    messages: Vec<ItemReply>,
+}
+
+/// One `*ResponseMessage` (or a fault's detail): its class, code, text and back-off.
+#[derive(Debug, Default, Clone)]
+struct ItemReply {
+    class: String,
+    code: Option<String>,
+    text: Option<String>,
     back_off_ms: Option<u64>,
 }
 
@@ -126,7 +135,7 @@ fn read(body: &str) -> Option<Reply> {
     let mut reply = Reply::default();
     let mut stack: Vec<Tag> = Vec::with_capacity(16);
     let mut text = String::new();
-    let mut in_error_message = false;
+    let mut in_message = false;
     loop {
         let (ns, event) = reader.read_resolved_event().ok()?;
         let ns = match ns {
@@ -157,10 +166,8 @@ fn read(body: &str) -> Option<Reply> {
                 };
                 match tag {
                     Tag::ResponseMessage => {
-                        let class = attribute(&e, "ResponseClass").unwrap_or_default();
-                        // Error and Warning messages both carry the code that says what happened.
-                        in_error_message = class == "Error" || class == "Warning";
-                        reply.response_classes.push(class);
+                        in_message = true;
+                        reply.messages.push(ItemReply { class: attribute(&e, "ResponseClass").unwrap_or_default(), ..ItemReply::default() });
                     }
                     Tag::Envelope => reply.envelope = true,
                     Tag::Fault => reply.fault = true,
@@ -175,17 +182,21 @@ fn read(body: &str) -> Option<Reply> {
             Event::End(_) => {
                 let tag = stack.pop()?;
                 let value = || text.trim().to_string();
+                let current = match reply.messages.last_mut() {
+                    Some(m) if in_message => m,
+                    _ => &mut reply.fault_error,
+                };
                 match tag {
-                    Tag::MessageCode if in_error_message && reply.error_code.is_none() => reply.error_code = Some(value()),
-                    Tag::MessageText if in_error_message && reply.error_text.is_none() => reply.error_text = Some(value()),
+                    Tag::MessageCode if current.code.is_none() => current.code = Some(value()),
+                    Tag::MessageText if current.text.is_none() => current.text = Some(value()),
                     // The errors namespace and the unqualified faultcode/faultstring occur only in
                     // a SOAP fault in a schema-valid reply.
-                    Tag::FaultDetailCode => reply.error_code = Some(value()),
-                    Tag::FaultDetailMessage => reply.error_text = Some(value()),
-                    Tag::BackOff => reply.back_off_ms = text.trim().parse().ok(),
+                    Tag::FaultDetailCode => reply.fault_error.code = Some(value()),
+                    Tag::FaultDetailMessage => reply.fault_error.text = Some(value()),
+                    Tag::BackOff => current.back_off_ms = text.trim().parse().ok(),
                     Tag::FaultCode => reply.fault_code = Some(value()),
                     Tag::FaultString => reply.fault_string = Some(value()),
-                    Tag::ResponseMessage => in_error_message = false,
+                    Tag::ResponseMessage => in_message = false,
                     _ => {}
                 }
                 text.clear();
@@ -224,49 +235,87 @@ pub fn is_html_page(body: &str) -> bool {
 /// envelope (garbage, empty) is a retry with code `InvalidResponse`; status 0 (no response:
 /// network error, timeout) is a retry with code `NetworkError`. Credentials problems are
 /// [`EwsOutcome::AuthRequired`]: 401 and 403, any 3xx (EWS itself never redirects a POST; a
-/// sign-in front end does), and an HTML page with a 2xx status.
+/// sign-in front end does), and an HTML page with a 2xx status. A reply with several response
+/// messages is delivered only if every one is Success; otherwise the first that is not decides.
 pub fn parse_ews_response(http_status: u16, body: &str) -> EwsOutcome {
+    let outcomes = outcomes(http_status, body, None);
+    let first_failure = outcomes.iter().position(|o| !matches!(o, EwsOutcome::Delivered { .. }));
+    outcomes.into_iter().nth(first_failure.unwrap_or(0)).unwrap_or_else(|| invalid(http_status, body))
+}
+
+/// Classifies the reply to a batched `CreateItem` of `items` messages item by item, in request
+/// order (EWS answers each item with its own `CreateItemResponseMessage`, in order: "Process
+/// email messages in batches by using EWS in Exchange"). What does not answer item by item
+/// applies to every item: a SOAP fault (ErrorServerBusy with BackOffMilliseconds, schema
+/// errors), an HTTP error, credentials problems, no reply. A reply with another number of
+/// response messages cannot be matched to the items: every item retries (`InvalidResponse`;
+/// a copy delivered twice is merged by message id on the recipient's side).
+pub fn parse_ews_batch_response(http_status: u16, body: &str, items: usize) -> Vec<EwsOutcome> {
+    outcomes(http_status, body, Some(items))
+}
+
+fn invalid(http_status: u16, body: &str) -> EwsOutcome {
+    EwsOutcome::Retry { code: "InvalidResponse".into(), message: ["not an EWS SOAP reply: ", &snippet(body)].concat(), back_off_ms: None, http_status }
+}
+
+fn item_outcome(m: ItemReply, http_status: u16) -> EwsOutcome {
+    match (m.class.as_str(), m.code) {
+        ("Success", _) => EwsOutcome::Delivered { response_class: "Success".into() },
+        // Error and Warning messages both carry the code that says what happened.
+        ("Error" | "Warning", Some(code)) if !code.is_empty() => classify(code, m.text.unwrap_or_default(), m.back_off_ms, http_status),
+        // Not processed (see EwsOutcome::Delivered); a warning without a code retries.
+        ("Warning", _) => EwsOutcome::Retry {
+            code: "ResponseClassWarning".into(),
+            message: "Exchange did not process the item (ResponseClass Warning)".into(),
+            back_off_ms: m.back_off_ms,
+            http_status,
+        },
+        (class, _) => EwsOutcome::Retry { code: "InvalidResponse".into(), message: ["a response message of class ", class, " without a ResponseCode"].concat(), back_off_ms: None, http_status },
+    }
+}
+
+/// The outcome of each response message (`expected`: how many there must be), or of the whole
+/// reply repeated `expected` times (once when `None`).
+fn outcomes(http_status: u16, body: &str, expected: Option<usize>) -> Vec<EwsOutcome> {
+    let all = |o: EwsOutcome| vec![o; expected.unwrap_or(1)];
     let http_code = || ["Http", &http_status.to_string()].concat();
     if matches!(http_status, 401 | 403) {
-        return EwsOutcome::AuthRequired { http_status, code: http_code(), message: "EWS asked for credentials".into() };
+        return all(EwsOutcome::AuthRequired { http_status, code: http_code(), message: "EWS asked for credentials".into() });
     }
     if (300..=399).contains(&http_status) {
         let message = ["EWS redirected the request (HTTP ", &http_status.to_string(), "): a sign-in page or proxy is in front of it"].concat();
-        return EwsOutcome::AuthRequired { http_status, code: "Redirect".into(), message };
+        return all(EwsOutcome::AuthRequired { http_status, code: "Redirect".into(), message });
     }
     if (200..=299).contains(&http_status) && is_html_page(body) {
-        return EwsOutcome::AuthRequired { http_status, code: "LoginPage".into(), message: "EWS answered with an HTML page (a sign-in page?) instead of SOAP".into() };
+        return all(EwsOutcome::AuthRequired { http_status, code: "LoginPage".into(), message: "EWS answered with an HTML page (a sign-in page?) instead of SOAP".into() });
     }
     if http_status == 0 {
-        return EwsOutcome::Retry { code: "NetworkError".into(), message: "no response from the EWS endpoint".into(), back_off_ms: None, http_status };
+        return all(EwsOutcome::Retry { code: "NetworkError".into(), message: "no response from the EWS endpoint".into(), back_off_ms: None, http_status });
     }
-    let reply = read(body);
-    if let Some(r) = reply {
-        let back_off = r.back_off_ms;
-        if r.fault || r.error_code.is_some() {
-            let code = r.error_code.or_else(|| r.fault_code.map(|c| c.rsplit(':').next().unwrap_or_default().to_string())).unwrap_or_default();
-            let message = r.error_text.or(r.fault_string).unwrap_or_default();
-            if !code.is_empty() {
-                return classify(code, message, back_off, http_status);
+    if let Some(r) = read(body) {
+        let fault_code = r.fault_error.code.clone().filter(|c| !c.is_empty()).or_else(|| r.fault_code.as_ref().map(|c| c.rsplit(':').next().unwrap_or_default().to_string())).filter(|c| !c.is_empty());
+        if r.fault {
+            if let Some(code) = fault_code {
+                let message = r.fault_error.text.or(r.fault_string).unwrap_or_default();
+                return all(classify(code, message, r.fault_error.back_off_ms, http_status));
             }
-        } else if http_status == 200 && !r.response_classes.is_empty() {
-            if r.response_classes.iter().all(|c| c == "Success") {
-                return EwsOutcome::Delivered { response_class: "Success".into() };
+        } else if http_status != 200 {
+            // Not a normal reply, but a response message names the error: it applies to all.
+            if let Some(m) = r.messages.into_iter().find(|m| matches!(m.class.as_str(), "Error" | "Warning") && m.code.as_ref().is_some_and(|c| !c.is_empty())) {
+                return all(item_outcome(m, http_status));
             }
-            if r.response_classes.iter().any(|c| c == "Warning") {
-                // Not processed (see EwsOutcome::Delivered); a warning without a code retries.
-                return EwsOutcome::Retry { code: "ResponseClassWarning".into(), message: "Exchange did not process the item (ResponseClass Warning)".into(), back_off_ms: back_off, http_status };
+        } else if !r.messages.is_empty() {
+            let n = r.messages.len();
+            if expected.is_some_and(|e| e != n) {
+                let message = [&n.to_string(), " response messages for ", &expected.unwrap_or(0).to_string(), " items"].concat();
+                return all(EwsOutcome::Retry { code: "InvalidResponse".into(), message, back_off_ms: None, http_status });
             }
+            return r.messages.into_iter().map(|m| item_outcome(m, http_status)).collect();
         }
     }
-    match http_status {
+    all(match http_status {
         429 | 500..=599 => EwsOutcome::Retry { code: http_code(), message: snippet(body), back_off_ms: None, http_status },
         400..=499 => EwsOutcome::PermanentFailure { code: http_code(), message: snippet(body), http_status },
-        _ => EwsOutcome::Retry {
-            code: "InvalidResponse".into(),
-            message: ["not an EWS SOAP reply: ", &snippet(body)].concat(),
-            back_off_ms: None,
-            http_status,
-        },
-    }
+        _ => invalid(http_status, body),
+    })
 }

@@ -20,6 +20,8 @@ struct BatchRequest<'a> {
     headers: BTreeMap<&'a str, &'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<&'a RawValue>,
+    #[serde(rename = "dependsOn", skip_serializing_if = "Option::is_none")]
+    depends_on: Option<[String; 1]>,
 }
 
 #[derive(Serialize)]
@@ -31,6 +33,14 @@ struct Batch<'a> {
 /// JSON (it is embedded as is). Errors: [`Error::InvalidInput`] for 0 or more than 20 requests
 /// or a body that is not JSON.
 pub fn batch_request(requests: &[Request]) -> Result<Request> {
+    batch_request_linked(requests, &[])
+}
+
+/// [`batch_request`] where `after_previous[i]` makes request `i` depend on request `i - 1`
+/// (`dependsOn`): Graph runs it only after that one succeeded, and answers it 424 Failed
+/// Dependency otherwise ("Combine multiple requests in one HTTP call using JSON batching",
+/// sequencing requests with the dependsOn property). Missing entries are false.
+pub fn batch_request_linked(requests: &[Request], after_previous: &[bool]) -> Result<Request> {
     if requests.is_empty() || requests.len() > MAX_BATCH {
         return Err(Error::InvalidInput { field: "requests", reason: format!("{} requests; 1 to {MAX_BATCH} per $batch", requests.len()) });
     }
@@ -44,7 +54,8 @@ pub fn batch_request(requests: &[Request]) -> Result<Request> {
     }
     for (i, (r, body)) in requests.iter().zip(bodies).enumerate() {
         let headers = r.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        items.push(BatchRequest { id: i.to_string(), method: r.method, url: &r.path, headers, body });
+        let depends_on = (i > 0 && after_previous.get(i).copied().unwrap_or(false)).then(|| [(i - 1).to_string()]);
+        items.push(BatchRequest { id: i.to_string(), method: r.method, url: &r.path, headers, body, depends_on });
     }
     let body = serde_json::to_string(&Batch { requests: items }).map_err(|e| Error::InvalidInput { field: "requests", reason: e.to_string() })?;
     Ok(Request { method: "POST", path: "/$batch".into(), headers: vec![("Content-Type", "application/json".into())], body: Some(body) })

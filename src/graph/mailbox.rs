@@ -3,13 +3,13 @@
 //! listings in one `$batch`, `markSeen` 4 items per `$batch`: more would exceed the mailbox's
 //! concurrency inside the batch, see [`MAX_CONCURRENT`]).
 
-use super::batch::{batch_request, parse_batch};
+use super::batch::{batch_request, batch_request_linked, parse_batch};
 use super::messages::{check_item_id, get, list_missed_request, mark_read_request, parse_created, parse_page, record_missed_request, MISSED_CLASSES, MISSED_FOLDERS};
 use super::reply::classify;
 use super::send::send_mail_request;
-use super::{percent_encode, DEFAULT_BASE_URL, MAX_CONCURRENT};
+use super::{percent_encode, DEFAULT_BASE_URL, MAX_BATCH, MAX_CONCURRENT};
 use crate::error::{Error, Result};
-use crate::mailbox::{Mailbox, Outcome, Request};
+use crate::mailbox::{BatchItem, BatchShape, Mailbox, Outcome, Request};
 use crate::message::{MissedInput, OfflineMessage};
 use crate::missed::{group, MissedReport};
 use crate::transport::{Transport, TransportError, TransportReply};
@@ -29,11 +29,18 @@ pub struct GraphMailbox {
     pub user: Option<String>,
     /// Limit on the text, UTF-8 bytes; default 65536.
     pub max_message_bytes: Option<usize>,
+    /// Most messages per delivery request (1 to [`MAX_BATCH`]; 0 counts as 1): above 1, a
+    /// `$batch` of up to [`MAX_CONCURRENT`] conversations, each a `dependsOn` chain of its
+    /// messages in order (see [`GraphMailbox::batch_shape`]).
+    pub batch_size: usize,
 }
+
+/// The messenger's default `batchSize` on Graph: 20, a full `$batch` (4 chains of 5).
+pub const DEFAULT_GRAPH_BATCH_SIZE: usize = MAX_BATCH;
 
 impl Default for GraphMailbox {
     fn default() -> Self {
-        GraphMailbox { base_url: DEFAULT_BASE_URL.into(), user: None, max_message_bytes: None }
+        GraphMailbox { base_url: DEFAULT_BASE_URL.into(), user: None, max_message_bytes: None, batch_size: 1 }
     }
 }
 
@@ -93,6 +100,43 @@ impl Mailbox for GraphMailbox {
 
     fn delivery_outcome(&self, reply: &TransportReply, now_ms: u64) -> Outcome {
         classify(reply, now_ms)
+    }
+
+    /// Up to `batch_size` sendMails per `$batch` in at most 4 lanes (Graph runs a batch's
+    /// requests at once, and the mailbox serves 4: [`MAX_CONCURRENT`]); a lane is a `dependsOn`
+    /// chain, which Graph documents to run in order and to skip (424) after a failure, so it may
+    /// hold several messages of one conversation. `batch_size` 1: a plain sendMail.
+    fn batch_shape(&self) -> BatchShape {
+        let items = self.batch_size.clamp(1, MAX_BATCH);
+        BatchShape { items, lanes: items.min(MAX_CONCURRENT), chained: true, lanes_run_in_parallel: true }
+    }
+
+    fn delivery_batch(&self, items: &[BatchItem]) -> Result<Request> {
+        if let [one] = items {
+            return self.delivery(&one.message, &one.item_class);
+        }
+        let requests = items.iter().map(|i| self.delivery(&i.message, &i.item_class)).collect::<Result<Vec<_>>>()?;
+        let after: Vec<bool> = items.iter().map(|i| i.after_previous).collect();
+        batch_request_linked(&requests, &after)
+    }
+
+    /// A single item: its reply. A batch: each request's own reply, where 424 (its chain's
+    /// earlier message failed) is `None`, not attempted; a batch reply that is not a 200 with
+    /// one response per request applies to every item.
+    fn batch_outcomes(&self, reply: &TransportReply, items: &[BatchItem], now_ms: u64) -> Vec<Option<Outcome>> {
+        if items.len() == 1 {
+            return vec![Some(classify(reply, now_ms))];
+        }
+        match parse_batch(reply, items.len()) {
+            Ok(replies) => replies.iter().map(|r| (r.status != 424).then(|| classify(r, now_ms))).collect(),
+            Err(why) => {
+                let whole = match classify(reply, now_ms) {
+                    Outcome::Delivered => Outcome::Retry { code: "InvalidResponse".into(), message: why, back_off_ms: None, http_status: reply.status },
+                    other => other,
+                };
+                vec![Some(whole); items.len()]
+            }
+        }
     }
 
     /// 429 `ApplicationThrottled` whose message names the `MailboxConcurrency` limit (4

@@ -14,7 +14,7 @@ pub mod messages;
 pub mod reply;
 pub mod send;
 
-pub use mailbox::GraphMailbox;
+pub use mailbox::{GraphMailbox, DEFAULT_GRAPH_BATCH_SIZE};
 
 /// The Graph endpoint of the worldwide cloud, version 1.0.
 pub const DEFAULT_BASE_URL: &str = "https://graph.microsoft.com/v1.0";

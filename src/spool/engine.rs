@@ -8,7 +8,7 @@ use super::schedule::{due_chains, RetryPolicy};
 use super::store::SpoolStore;
 use crate::transport::Transport;
 use crate::error::{Error, Result};
-use crate::mailbox::{Mailbox, Request};
+use crate::mailbox::{BatchItem, BatchShape, Mailbox, Request};
 use crate::message::{MailboxAddress, OfflineMessage};
 use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
@@ -291,23 +291,48 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         Ok(n)
     }
 
-    /// Sends everything due until nothing is due, with at most `concurrency` requests in flight;
-    /// conversations stay in order and a failed message does not hold up the next. One read of
-    /// the store per pass (see [`due_chains`]). Returns the number of attempts made.
+    /// Sends everything due until nothing is due. Each pass reads the store once
+    /// ([`due_chains`]) and goes in rounds: every conversation still going gives its next
+    /// message (on a back end whose [`BatchShape`] is `chained`, its next messages, up to a
+    /// request's worth), and these are packed into delivery requests ([`pack`]) sent with at most
+    /// `concurrency` in flight (lanes, where they run in parallel). A conversation goes on to the
+    /// next round only when all it sent ended delivered or failed, so order is kept and a failed
+    /// message does not hold up the next. Each request's messages are claimed in one store
+    /// transaction and settled in one. Returns the number of attempts made.
     pub async fn process_due<T: Transport, C: Clock>(&self, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
         let mut made = 0;
         self.halted.set(false);
         self.limit.set(self.config.concurrency.max(1));
+        let shape = self.config.mailbox.batch_shape();
+        let take = if shape.chained { shape.items.max(1) } else { 1 };
         loop {
             self.throttled.set(false);
-            let chains = due_chains(&self.store.all(&self.config.sender).await?, clock.now_ms(), &self.config.retry);
-            let results: Vec<Result<usize>> = stream::iter(chains.iter().map(|chain| self.send_chain(chain, transport, clock, emit)))
-                .buffer_unordered(self.limit.get())
-                .collect()
-                .await;
+            let mut chains: Vec<Vec<String>> = due_chains(&self.store.all(&self.config.sender).await?, clock.now_ms(), &self.config.retry);
+            for c in &mut chains {
+                c.reverse();
+            }
             let mut attempted = 0;
-            for r in results {
-                attempted += r?;
+            // Rounds: stop when no conversation goes on, or the round halted / was throttled.
+            while !chains.is_empty() && !self.halted.get() && !self.throttled.get() {
+                let segments: Vec<Vec<String>> = chains.iter_mut().map(|c| (0..take).map_while(|_| c.pop()).collect()).collect();
+                let (batches, in_flight) = pack(&segments, &shape, self.limit.get());
+                let results: Vec<Result<Sent>> = stream::iter(batches.into_iter().map(|b| self.send_batch(b, &segments, transport, clock, emit)))
+                    .buffer_unordered(in_flight)
+                    .collect()
+                    .await;
+                let mut goes_on = vec![false; chains.len()];
+                for r in results {
+                    let sent = r?;
+                    attempted += sent.attempts;
+                    for (chain, ok) in sent.chains {
+                        goes_on[chain] = ok;
+                    }
+                }
+                let mut i = 0;
+                chains.retain(|c| {
+                    i += 1;
+                    goes_on[i - 1] && !c.is_empty()
+                });
             }
             // Ends when a pass attempts nothing: nothing due, or the round halted (every chain
             // stops before its first attempt).
@@ -318,67 +343,163 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         }
     }
 
-    /// Sends one conversation's messages in order; stops at the first that is not claimable now or
-    /// does not end delivered or failed. Returns the attempts made.
-    async fn send_chain<T: Transport, C: Clock>(&self, chain: &[String], transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
-        let mut made = 0;
-        for id in chain {
-            if self.halted.get() || self.throttled.get() {
-                break;
-            }
-            let Some(settled) = self.attempt(id, transport, clock, emit).await? else { break };
-            made += 1;
-            if !matches!(settled, Some(Settled::Delivered | Settled::Failed { .. })) {
-                break;
-            }
-        }
-        Ok(made)
-    }
-
-    /// Claims, sends and settles one message. Ok(None): not claimable (not due, or another sender
-    /// holds it); Ok(Some(settled)): attempted, with how it settled (None if another sender
-    /// settled it first).
-    async fn attempt<T: Transport, C: Clock>(&self, id: &str, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Option<Option<Settled>>> {
+    /// Claims, sends and settles one delivery request's messages: `lanes` of (chain, position)
+    /// into `segments`. A lane is claimed only up to its first message that is not claimable
+    /// now (not due, or another instance holds it).
+    async fn send_batch<T: Transport, C: Clock>(&self, lanes: Vec<Vec<usize>>, segments: &[Vec<String>], transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Sent> {
         let policy = self.config.retry;
         let (owner, sender) = (self.config.owner.as_str(), self.config.sender.as_str());
-        let now = clock.now_ms();
-        let Some(r) = self.store.update(id, &mut |r| machine::claim(r, sender, owner, now, &policy)).await? else { return Ok(None) };
-        emit(SpoolEvent::Sending(r.clone()));
-        let outcome: Outcome = match self.request(&r) {
-            Ok(request) => match transport.send(&request).await {
-                Ok(reply) => self.config.mailbox.delivery_outcome(&reply, clock.now_ms()),
-                Err(e) => e.outcome(),
-            },
-            Err(e) => Outcome::Failed { code: e.code().to_string(), message: e.to_string(), http_status: 0, permanent: true },
-        };
-        if matches!(outcome, Outcome::AuthRequired { .. }) {
-            self.halted.set(true);
+        let chain_of: Vec<usize> = lanes.iter().flatten().copied().collect();
+        if self.halted.get() || self.throttled.get() {
+            // Requests not yet started when the round halted or was throttled start nothing.
+            return Ok(Sent { attempts: 0, chains: Vec::new() });
         }
-        if self.config.mailbox.is_concurrency_limit(&outcome) {
-            // This pass starts nothing more (the requests in flight finish); the next starts
-            // fewer chains at once.
-            self.limit.set((self.limit.get() / 2).max(1));
-            self.throttled.set(true);
-        }
+        let lane_start: Vec<bool> = lanes.iter().flat_map(|lane| (0..lane.len()).map(|k| k == 0)).collect();
+        let mut next = vec![0usize; segments.len()];
+        let ids: Vec<String> = chain_of
+            .iter()
+            .map(|&chain| {
+                next[chain] += 1;
+                segments[chain][next[chain] - 1].clone()
+            })
+            .collect();
         let now = clock.now_ms();
-        let mut settled = None;
-        let written = self
+        let mut claimed = vec![false; ids.len()];
+        let records = self
             .store
-            .update(&r.id, &mut |rec| {
-                // Only the lease holder settles, except that a delivery is recorded even after the
-                // lease was taken over (the mail went out); never another sender's record.
-                let own_record = rec.sender == sender;
-                let holds_lease = own_record && rec.lease_owner.as_deref() == Some(owner);
-                if !(holds_lease || (own_record && matches!(outcome, Outcome::Delivered))) {
-                    return false;
-                }
-                settled = machine::settle(rec, &outcome, now, &policy);
-                settled.is_some()
+            .update_many(&ids, &mut |i, r| {
+                claimed[i] = (lane_start[i] || claimed[i - 1]) && machine::claim(r, sender, owner, now, &policy);
+                claimed[i]
             })
             .await?;
-        if let (Some(record), Some(s)) = (written, settled.clone()) {
-            emit(SpoolEvent::Settled(record, s));
+        let mut sent = Sent { attempts: 0, chains: chain_of.iter().map(|&c| (c, false)).collect() };
+        sent.chains.dedup();
+        // (position in `ids`, record) of what was claimed.
+        let claimed: Vec<(usize, SpoolRecord)> = records.into_iter().enumerate().filter_map(|(i, r)| Some((i, r?))).collect();
+        if claimed.is_empty() {
+            return Ok(sent);
         }
-        Ok(Some(settled))
+        for (_, r) in &claimed {
+            emit(SpoolEvent::Sending(r.clone()));
+        }
+        let items: Vec<BatchItem> = claimed.iter().map(|(i, r)| BatchItem { message: message_of(r), item_class: r.item_class.clone(), after_previous: !lane_start[*i] }).collect();
+        let outcomes = self.outcomes(&items, transport, clock).await;
+        for o in outcomes.iter().flatten() {
+            if matches!(o, Outcome::AuthRequired { .. }) {
+                self.halted.set(true);
+            }
+            if self.config.mailbox.is_concurrency_limit(o) {
+                // This pass starts nothing more (the requests in flight finish); the next starts
+                // fewer at once.
+                self.limit.set((self.limit.get() / 2).max(1));
+                self.throttled.set(true);
+            }
+        }
+        sent.attempts = outcomes.iter().flatten().count();
+        let now = clock.now_ms();
+        let claimed_ids: Vec<String> = claimed.into_iter().map(|(_, r)| r.id).collect();
+        let mut settled: Vec<Option<Settled>> = vec![None; claimed_ids.len()];
+        let written = self
+            .store
+            .update_many(&claimed_ids, &mut |i, rec| {
+                let s = match &outcomes[i] {
+                    None => machine::release(rec, owner),
+                    // Only the lease holder settles, except that a delivery is recorded even after
+                    // the lease was taken over (the mail went out); never another sender's record.
+                    Some(outcome) => {
+                        let own_record = rec.sender == sender;
+                        let holds_lease = own_record && rec.lease_owner.as_deref() == Some(owner);
+                        if holds_lease || (own_record && matches!(outcome, Outcome::Delivered)) { machine::settle(rec, outcome, now, &policy) } else { None }
+                    }
+                };
+                let changed = s.is_some();
+                settled[i] = s;
+                changed
+            })
+            .await?;
+        let mut ok_by_id = std::collections::HashMap::new();
+        for ((record, s), outcome) in written.into_iter().zip(settled).zip(&outcomes) {
+            let goes_on = outcome.is_some() && matches!(s, Some(Settled::Delivered | Settled::Failed { .. }));
+            if let Some(id) = record.as_ref().map(|r| r.id.clone()) {
+                ok_by_id.insert(id, goes_on);
+            }
+            if let (Some(record), Some(s)) = (record, s) {
+                emit(SpoolEvent::Settled(record, s));
+            }
+        }
+        // A chain goes on when every message of it in this request was claimed and ended
+        // delivered or failed.
+        for (chain, ok) in &mut sent.chains {
+            *ok = segments[*chain].iter().all(|id| ok_by_id.get(id).copied().unwrap_or(false));
+        }
+        Ok(sent)
     }
+
+    /// Each item's outcome: the request built, sent and its reply read by the back end. If the
+    /// request cannot be built (the settings changed since the messages were accepted), each
+    /// message that fails the back end's checks fails permanently and the others are not
+    /// attempted.
+    async fn outcomes<T: Transport, C: Clock>(&self, items: &[BatchItem], transport: &T, clock: &C) -> Vec<Option<Outcome>> {
+        let mailbox = &self.config.mailbox;
+        match mailbox.delivery_batch(items) {
+            Ok(request) => match transport.send(&request).await {
+                Ok(reply) => mailbox.batch_outcomes(&reply, items, clock.now_ms()),
+                Err(e) => vec![Some(e.outcome()); items.len()],
+            },
+            Err(batch_error) => items
+                .iter()
+                .map(|i| {
+                    let e = if items.len() == 1 { Err(batch_error.clone()) } else { mailbox.check(&i.message, &i.item_class) };
+                    e.err().map(|e| Outcome::Failed { code: e.code().to_string(), message: e.to_string(), http_status: 0, permanent: true })
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What one request did: attempts made, and per chain in it whether the chain goes on.
+struct Sent {
+    attempts: usize,
+    chains: Vec<(usize, bool)>,
+}
+
+fn message_of(r: &SpoolRecord) -> OfflineMessage {
+    OfflineMessage { id: r.id.clone(), conversation_id: Some(r.conversation_id.clone()), to: r.to.clone(), text: r.text.clone(), subject: r.subject.clone() }
+}
+
+/// Packs a round's segments (one per conversation, its next messages in order) into requests of
+/// `shape`, and says how many to have in flight under `limit`. Each request is a list of lanes;
+/// a lane lists chain indexes, one per message (a chain's messages together, in order). A
+/// request holds at most `shape.items` messages in at most `shape.lanes` lanes (fewer lanes
+/// when lanes run in parallel and `limit` is lower); when a round has fewer messages than that
+/// many requests in flight could carry, they are spread over `limit` requests.
+pub fn pack(segments: &[Vec<String>], shape: &BatchShape, limit: usize) -> (Vec<Vec<Vec<usize>>>, usize) {
+    let limit = limit.max(1);
+    let (max_lanes, in_flight) = if shape.lanes_run_in_parallel {
+        let lanes = shape.lanes.clamp(1, limit);
+        (lanes, (limit / lanes).max(1))
+    } else {
+        (shape.lanes.max(1), limit)
+    };
+    let total: usize = segments.iter().map(Vec::len).sum();
+    let live = segments.iter().filter(|s| !s.is_empty()).count();
+    let requests = total.div_ceil(shape.items.max(1)).max(live.min(in_flight)).max(1);
+    let cap = total.div_ceil(requests).max(segments.iter().map(Vec::len).max().unwrap_or(1));
+    let mut batches: Vec<Vec<Vec<usize>>> = Vec::new();
+    let mut size = 0;
+    for (chain, seg) in segments.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
+        if batches.is_empty() || size + seg.len() > cap.min(shape.items.max(1)) {
+            batches.push(Vec::new());
+            size = 0;
+        }
+        let Some(batch) = batches.last_mut() else { break };
+        let run = std::iter::repeat_n(chain, seg.len());
+        if batch.len() < max_lanes {
+            batch.push(run.collect());
+        } else if let Some(lane) = batch.iter_mut().min_by_key(|l| l.len()) {
+            lane.extend(run);
+        }
+        size += seg.len();
+    }
+    (batches, in_flight)
 }

@@ -47,6 +47,22 @@ pub fn claim(r: &mut SpoolRecord, sender: &str, owner: &str, now: u64, policy: &
     true
 }
 
+/// Gives back a claim by `owner` whose message the server did not attempt (an earlier message of
+/// its conversation in the same batch failed first: Graph answers it 424). The attempt does not
+/// count; the record is queued, due again once the message before it is settled. Returns the
+/// event (`retrying`, code `NotAttempted`), or None when `r` is not `owner`'s claim.
+pub fn release(r: &mut SpoolRecord, owner: &str) -> Option<Settled> {
+    if r.state != State::Sending || r.lease_owner.as_deref() != Some(owner) {
+        return None;
+    }
+    r.state = State::Queued;
+    r.attempts = r.attempts.saturating_sub(1);
+    r.lease_owner = None;
+    r.lease_until = 0;
+    let message = "not attempted: an earlier message of this conversation in the same batch was not delivered".to_string();
+    Some(Settled::Retrying { next_attempt_at: r.next_attempt_at, code: "NotAttempted".into(), message })
+}
+
 /// Whether `r` is past `max_age_ms` by both measures (module doc).
 pub fn expired(r: &SpoolRecord, now: u64, policy: &RetryPolicy) -> bool {
     let wall_age_reached = r.created_at > now || now - r.created_at >= policy.max_age_ms;

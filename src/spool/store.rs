@@ -20,6 +20,12 @@ pub trait SpoolStore {
     /// Atomic read-modify-write: `change` sees the current record and returns true to write it.
     /// Returns the written record, or None if absent or unchanged.
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>>;
+    /// [`SpoolStore::update`] of several records in one atomic step (for IndexedDB, one
+    /// transaction): `change(i, record)` sees `ids[i]`'s current record, in the order of `ids`
+    /// (absent ids are skipped), and returns true to write it. Returns, per id, the written
+    /// record or None. A batch is claimed and settled this way: one transaction, not one per
+    /// message.
+    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> Result<Vec<Option<SpoolRecord>>>;
     /// Removes a record; returns whether it existed.
     async fn delete(&self, id: &str) -> Result<bool>;
     /// All records of `sender` (normalised address), in no particular order. Other senders'
@@ -59,6 +65,19 @@ impl SpoolStore for MemoryStore {
         Ok(Some(next))
     }
 
+    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> Result<Vec<Option<SpoolRecord>>> {
+        let mut map = self.records.borrow_mut();
+        let mut written = Vec::with_capacity(ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let next = map.get(id).cloned().and_then(|mut r| change(i, &mut r).then_some(r));
+            if let Some(r) = &next {
+                map.insert(id.clone(), r.clone());
+            }
+            written.push(next);
+        }
+        Ok(written)
+    }
+
     async fn delete(&self, id: &str) -> Result<bool> {
         Ok(self.records.borrow_mut().remove(id).is_some())
     }
@@ -77,6 +96,9 @@ impl<S: SpoolStore> SpoolStore for &S {
     }
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>> {
         (**self).update(id, change).await
+    }
+    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> Result<Vec<Option<SpoolRecord>>> {
+        (**self).update_many(ids, change).await
     }
     async fn delete(&self, id: &str) -> Result<bool> {
         (**self).delete(id).await

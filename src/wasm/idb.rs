@@ -304,6 +304,37 @@ impl SpoolStore for IdbStore {
         Ok(written)
     }
 
+    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> Result<Vec<Option<SpoolRecord>>> {
+        let (tx, store) = self.tx(STORE, true).await?;
+        let done = transaction_promise(&tx);
+        let apply = async {
+            // Every read is issued at once; the transaction stays active while any is pending.
+            let reads = ids.iter().map(|id| store.get(&JsValue::from_str(id)).map_err(|e| storage_error(&e))).collect::<Result<Vec<_>>>()?;
+            let mut written = Vec::with_capacity(ids.len());
+            for (i, read) in reads.iter().enumerate() {
+                let current = request(read).await?;
+                let mut next = None;
+                if !current.is_undefined() {
+                    let mut record = from_js(current)?;
+                    if change(i, &mut record) {
+                        store.put(&to_js(&record)?).map_err(|e| storage_error(&e))?;
+                        next = Some(record);
+                    }
+                }
+                written.push(next);
+            }
+            Ok(written)
+        };
+        match apply.await {
+            Ok(written) => completion(done).await.map(|()| written),
+            Err(e) => {
+                // All or nothing: the writes already issued are undone.
+                let _ = tx.abort();
+                Err(e)
+            }
+        }
+    }
+
     async fn delete(&self, id: &str) -> Result<bool> {
         let (tx, store) = self.tx(STORE, true).await?;
         let done = transaction_promise(&tx);

@@ -611,3 +611,149 @@ pub async fn a_late_failure_leaves_the_takeover_alone<S: SpoolStore>(store: S) {
     let r = store.get("m1").await.unwrap().unwrap();
     assert_eq!((r.state, r.attempts), (State::Delivered, 2));
 }
+
+/// What a scripted item of [`BatchEws`] answers.
+#[derive(Clone, Copy)]
+pub enum ItemReply {
+    /// ErrorServerBusy with BackOffMilliseconds.
+    Busy(u64),
+    /// ErrorMessageSizeExceeded (permanent, that item only).
+    TooLarge,
+    /// ErrorMailboxStoreUnavailable: the later items of the request are Warning
+    /// ErrorBatchProcessingStopped, as Exchange answers ("items that follow will not be processed").
+    StoreUnavailable,
+}
+
+/// An EWS endpoint that answers a CreateItem item by item, in order: Success unless the message
+/// id is scripted (once). Keeps each request's message ids and each store call.
+#[derive(Default)]
+pub struct BatchEws {
+    pub script: RefCell<BTreeMap<String, ItemReply>>,
+    pub requests: RefCell<Vec<Vec<String>>>,
+}
+
+impl Transport for BatchEws {
+    async fn send(&self, request: &Request) -> Result<TransportReply, TransportError> {
+        YieldOnce(false).await;
+        let xml = request.body.clone().unwrap_or_default();
+        let ids: Vec<String> = xml.split("<t:Message>").skip(1).map(message_id).collect();
+        let mut body = String::from(r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><m:ResponseMessages>"#);
+        let mut stopped = false;
+        for id in &ids {
+            let item = if stopped { None } else { self.script.borrow_mut().remove(id) };
+            body.push_str(&match (stopped, item) {
+                (true, _) => r#"<m:CreateItemResponseMessage ResponseClass="Warning"><m:MessageText>Batch processing stopped.</m:MessageText><m:ResponseCode>ErrorBatchProcessingStopped</m:ResponseCode><m:Items/></m:CreateItemResponseMessage>"#.to_string(),
+                (_, Some(ItemReply::Busy(ms))) => format!(r#"<m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>busy</m:MessageText><m:ResponseCode>ErrorServerBusy</m:ResponseCode><m:MessageXml><t:Value Name="BackOffMilliseconds">{ms}</t:Value></m:MessageXml><m:Items/></m:CreateItemResponseMessage>"#),
+                (_, Some(ItemReply::TooLarge)) => r#"<m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>too large</m:MessageText><m:ResponseCode>ErrorMessageSizeExceeded</m:ResponseCode><m:Items/></m:CreateItemResponseMessage>"#.to_string(),
+                (_, Some(ItemReply::StoreUnavailable)) => {
+                    stopped = true;
+                    r#"<m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>unavailable</m:MessageText><m:ResponseCode>ErrorMailboxStoreUnavailable</m:ResponseCode><m:Items/></m:CreateItemResponseMessage>"#.to_string()
+                }
+                (_, None) => r#"<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Items/></m:CreateItemResponseMessage>"#.to_string(),
+            });
+        }
+        body.push_str("</m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>");
+        self.requests.borrow_mut().push(ids);
+        Ok(TransportReply::new(200, body))
+    }
+}
+
+/// A store that counts its calls, to show how many transactions a flush takes.
+pub struct Counting<S> {
+    pub inner: S,
+    pub updates: Cell<u32>,
+    pub batch_updates: Cell<u32>,
+}
+
+impl<S> Counting<S> {
+    pub fn new(inner: S) -> Self {
+        Counting { inner, updates: Cell::new(0), batch_updates: Cell::new(0) }
+    }
+}
+
+impl<S: SpoolStore> SpoolStore for Counting<S> {
+    async fn get(&self, id: &str) -> offline_im::Result<Option<SpoolRecord>> {
+        self.inner.get(id).await
+    }
+    async fn insert(&self, record: &SpoolRecord) -> offline_im::Result<Option<u64>> {
+        self.inner.insert(record).await
+    }
+    async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> offline_im::Result<Option<SpoolRecord>> {
+        self.updates.set(self.updates.get() + 1);
+        self.inner.update(id, change).await
+    }
+    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> offline_im::Result<Vec<Option<SpoolRecord>>> {
+        self.batch_updates.set(self.batch_updates.get() + 1);
+        self.inner.update_many(ids, change).await
+    }
+    async fn delete(&self, id: &str) -> offline_im::Result<bool> {
+        self.inner.delete(id).await
+    }
+    async fn all(&self, sender: &str) -> offline_im::Result<Vec<SpoolRecord>> {
+        self.inner.all(sender).await
+    }
+}
+
+/// Issue 14: one CreateItem carries up to `batchSize` messages; each item's reply settles its
+/// own record (ErrorServerBusy waits its BackOffMilliseconds, ErrorMessageSizeExceeded fails,
+/// ErrorMailboxStoreUnavailable retries and the items Exchange did not process are no attempt);
+/// each request is claimed in one store transaction and settled in one.
+pub async fn batches_settle_item_by_item<S: SpoolStore>(store: S) {
+    let store = Counting::new(store);
+    let spool = Spool::new(&store, SpoolConfig { mailbox: EwsMailbox { batch_size: 10, ..Default::default() }, concurrency: 1, ..config("a") });
+    let clock = FakeClock::at(1_000);
+    for i in 0..20 {
+        accept(&spool, &format!("m{i:02}"), &format!("c{i:02}"), &clock).await;
+    }
+    let ews = BatchEws::default();
+    ews.script.borrow_mut().extend([("m02".to_string(), ItemReply::Busy(300_000)), ("m04".into(), ItemReply::TooLarge), ("m15".into(), ItemReply::StoreUnavailable)]);
+    let events = RefCell::new(Vec::new());
+    let made = spool.process_due(&ews, &clock, &|e| if let SpoolEvent::Settled(r, s) = &e { events.borrow_mut().push((r.id.clone(), s.clone())) }).await.unwrap();
+    let requests = ews.requests.borrow().clone();
+    let first_ids: Vec<String> = (0..10).map(|i| format!("m{i:02}")).collect();
+    let second_ids: Vec<String> = (10..20).map(|i| format!("m{i:02}")).collect();
+    assert_eq!(requests[..2], [first_ids, second_ids], "10 messages per CreateItem, in the spool's order");
+    assert_eq!(requests[2..], [(16..20).map(|i| format!("m{i:02}")).collect::<Vec<_>>()], "what Exchange did not process goes again at once");
+    assert_eq!(made, 20, "16 attempts in the first pass (4 not processed), then those 4");
+    let get = |id: &'static str| record(&store, id);
+    let m02 = get("m02").await;
+    assert_eq!((m02.state, m02.attempts, m02.next_attempt_at), (State::Queued, 1, 1_000 + 300_000), "its own BackOffMilliseconds");
+    let m04 = get("m04").await;
+    assert_eq!((m04.state, m04.last_error.map(|e| e.code)), (State::Failed, Some("ErrorMessageSizeExceeded".into())));
+    let m15 = get("m15").await;
+    assert_eq!((m15.state, m15.attempts, m15.next_attempt_at), (State::Queued, 1, 1_000 + 120_000));
+    for id in ["m16", "m19"] {
+        let r = get(id).await;
+        assert_eq!((r.state, r.attempts), (State::Delivered, 1), "{id}: not processed is no attempt");
+        assert!(events.borrow().iter().any(|(i, s)| i == id && matches!(s, Settled::Retrying { code, .. } if code == "NotAttempted")));
+    }
+    for id in ["m00", "m03", "m09", "m14"] {
+        assert_eq!(get(id).await.state, State::Delivered, "{id}");
+    }
+    assert_eq!(store.updates.get(), 0, "no per-message transaction");
+    assert_eq!(store.batch_updates.get(), 6, "3 requests, each claimed in one transaction and settled in one");
+}
+
+async fn record<S: SpoolStore>(store: &S, id: &str) -> SpoolRecord {
+    store.get(id).await.unwrap().unwrap()
+}
+
+/// Issue 14: a request never holds two messages of one conversation (Exchange does not document
+/// that a batch's items reach the mailbox in order), and each conversation is delivered in
+/// order, round by round, while different conversations share requests.
+pub async fn a_conversation_is_never_twice_in_one_ews_request<S: SpoolStore>(store: S) {
+    let spool = Spool::new(store, SpoolConfig { mailbox: EwsMailbox { batch_size: 10, ..Default::default() }, concurrency: 1, ..config("a") });
+    let clock = FakeClock::at(1_000);
+    for i in 0..12 {
+        accept(&spool, &format!("m{i:02}"), &format!("c{}", i % 3), &clock).await;
+    }
+    let ews = BatchEws::default();
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 12);
+    let requests = ews.requests.borrow().clone();
+    assert_eq!(requests.len(), 4, "four rounds of three conversations: {requests:?}");
+    for (n, r) in requests.iter().enumerate() {
+        let expected: Vec<String> = (0..3).map(|c| format!("m{:02}", n * 3 + c)).collect();
+        assert_eq!(r, &expected, "round {n}: the next message of each conversation");
+    }
+    assert!(spool.pending().await.unwrap().is_empty());
+}

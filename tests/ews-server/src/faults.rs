@@ -1,6 +1,14 @@
 //! Fault injection, set through `POST /_control/faults`:
-//! `{ "kind": "serverBusy" | "http503" | "http429" | "http504" | "http500Fault" | "http401" | "drop" | "slow",
+//! `{ "kind": "serverBusy" | "http503" | "http429" | "http504" | "http500Fault" | "http401" | "drop" | "slow"
+//!    | "itemServerBusy" | "itemStoreUnavailable" | "itemTooLarge",
 //!    "count": N, "durationMs": T, "backOffMs": B, "delayMs": D, "probability": P }`.
+//! The `item*` kinds apply to one message of an EWS CreateItem (each message rolls on its own),
+//! answered in its own `CreateItemResponseMessage` as Exchange answers a batch item by item
+//! ("Process email messages in batches by using EWS in Exchange"): `itemServerBusy` is
+//! ErrorServerBusy with BackOffMilliseconds; `itemStoreUnavailable` is
+//! ErrorMailboxStoreUnavailable, which stops the batch: every later item is a Warning
+//! `ErrorBatchProcessingStopped` (ResponseCode reference: "items that follow will not be
+//! processed"); `itemTooLarge` is ErrorMessageSizeExceeded (permanent, that item only).
 //! Faults are shared by the EWS and Graph endpoints, each answering in its own shape (Graph:
 //! `graph::fault_reply`; each request inside a `$batch` rolls on its own). A fault applies to the
 //! next `count` requests, or for `durationMs`, or (neither) until
@@ -22,6 +30,16 @@ pub enum Kind {
     Http401,
     Drop,
     Slow,
+    ItemServerBusy,
+    ItemStoreUnavailable,
+    ItemTooLarge,
+}
+
+impl Kind {
+    /// Whether the fault applies to one item of an EWS CreateItem rather than a whole request.
+    pub fn per_item(self) -> bool {
+        matches!(self, Kind::ItemServerBusy | Kind::ItemStoreUnavailable | Kind::ItemTooLarge)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -70,10 +88,22 @@ impl Faults {
 
     /// The fault to apply to this request, if any (consumes one of its count).
     pub fn take(&mut self) -> Option<FaultSpec> {
+        self.roll(false)
+    }
+
+    /// The fault to apply to this item of a CreateItem, if any (consumes one of its count).
+    pub fn take_item(&mut self) -> Option<FaultSpec> {
+        self.roll(true)
+    }
+
+    fn roll(&mut self, per_item: bool) -> Option<FaultSpec> {
         let now = Instant::now();
         self.active.retain(|a| a.remaining != Some(0) && a.until.is_none_or(|u| u > now));
+        if !self.active.iter().any(|a| a.spec.kind.per_item() == per_item) {
+            return None;
+        }
         let roll = self.random();
-        let a = self.active.iter_mut().find(|a| a.spec.probability.is_none_or(|p| roll < p))?;
+        let a = self.active.iter_mut().find(|a| a.spec.kind.per_item() == per_item && a.spec.probability.is_none_or(|p| roll < p))?;
         if let Some(r) = a.remaining.as_mut() {
             *r -= 1;
         }

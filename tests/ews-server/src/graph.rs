@@ -59,7 +59,7 @@ pub fn fault_reply(spec: &FaultSpec) -> Option<GraphReply> {
         Kind::Http504 => error(504, "GatewayTimeout", "The gateway did not receive a timely response."),
         Kind::Http500Fault => return Some(error(500, "generalException", "An internal server error occurred. The operation failed.")),
         Kind::Http401 => return Some(unauthorized()),
-        Kind::Drop | Kind::Slow => return None,
+        Kind::Drop | Kind::Slow | Kind::ItemServerBusy | Kind::ItemStoreUnavailable | Kind::ItemTooLarge => return None,
     };
     r.headers.push(("Retry-After".into(), retry_after));
     Some(r)

@@ -21,6 +21,12 @@ pub fn handle(state: &mut state::State, token: &str, request: &str) -> (u16, Str
 
 /// [`handle`] with the request's `X-AnchorMailbox` header.
 pub fn handle_with(state: &mut state::State, token: &str, anchor_mailbox: Option<&str>, request: &str) -> (u16, String) {
+    handle_with_faults(state, token, anchor_mailbox, request, &mut || None)
+}
+
+/// [`handle_with`] with per-item fault injection: `item_fault` is rolled for each message of a
+/// CreateItem (`faults::Faults::take_item`).
+pub fn handle_with_faults(state: &mut state::State, token: &str, anchor_mailbox: Option<&str>, request: &str, item_fault: &mut dyn FnMut() -> Option<faults::FaultSpec>) -> (u16, String) {
     let Some(caller) = state.user_by_token(token).cloned() else {
         return (401, String::new());
     };
@@ -36,7 +42,7 @@ pub fn handle_with(state: &mut state::State, token: &str, anchor_mailbox: Option
         return (500, ops::fault("ErrorSchemaValidation", "The request failed schema validation: no SOAP Body.", None));
     };
     match acting_user(state, &caller, &root, anchor_mailbox) {
-        Ok(user) => ops::dispatch(state, &user, body),
+        Ok(user) => ops::dispatch(state, &user, body, item_fault),
         Err((code, text)) => (500, ops::fault(code, &text, None)),
     }
 }

@@ -80,6 +80,8 @@ async fn ews(Ax(app): Ax<App>, headers: HeaderMap, body: String) -> Response {
             Kind::Http500Fault => return xml(500, ops::fault("ErrorInternalServerError", "An internal server error occurred. The operation failed.", None)),
             Kind::Http401 => return unauthorized(),
             Kind::Drop => return dropped(),
+            // Rolled per message inside the CreateItem (`take` never returns these).
+            Kind::ItemServerBusy | Kind::ItemStoreUnavailable | Kind::ItemTooLarge => {}
         }
     }
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
@@ -89,7 +91,7 @@ async fn ews(Ax(app): Ax<App>, headers: HeaderMap, body: String) -> Response {
     }
     let token = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
     let anchor = headers.get("x-anchormailbox").and_then(|v| v.to_str().ok());
-    let (status, reply) = app.with(|s, _| ews_server::handle_with(s, token, anchor, &body));
+    let (status, reply) = app.with(|s, f| ews_server::handle_with_faults(s, token, anchor, &body, &mut || f.take_item()));
     if status == 401 {
         return unauthorized();
     }

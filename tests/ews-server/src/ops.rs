@@ -4,6 +4,7 @@
 use crate::dom::{El, M, SOAP, T};
 use crate::shape::{item_id, property_tag, write_item, Shape};
 use crate::folders::{resolve, resolve_under};
+use crate::faults::{FaultSpec, Kind};
 use crate::state::{org_of, Addr, Ext, Item, State, User};
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
@@ -72,6 +73,9 @@ pub(crate) enum Msg {
     /// ResponseClass Warning: a code and text, and content all the same (ResolveNames with
     /// several matches).
     Warn(&'static str, String, Box<dyn FnOnce(&mut W) -> R>),
+    /// ResponseClass Error with `MessageXml` BackOffMilliseconds (ErrorServerBusy, "EWS
+    /// throttling in Exchange").
+    Busy(&'static str, String, u64),
 }
 
 pub(crate) fn respond(op: &str, messages: Vec<Msg>) -> String {
@@ -94,6 +98,19 @@ pub(crate) fn respond(op: &str, messages: Vec<Msg>) -> String {
                                 text(w, "m:ResponseCode", code)?;
                                 text(w, "m:DescriptiveLinkKey", "0")?;
                                 content(w)
+                            })?;
+                        }
+                        Msg::Busy(code, text_, ms) => {
+                            w.create_element(message.as_str()).with_attribute(("ResponseClass", "Error")).write_inner_content(|w| {
+                                text(w, "m:MessageText", &text_)?;
+                                text(w, "m:ResponseCode", code)?;
+                                text(w, "m:DescriptiveLinkKey", "0")?;
+                                w.create_element("m:MessageXml").write_inner_content(|w| {
+                                    w.create_element("t:Value").with_attribute(("Name", "BackOffMilliseconds")).write_text_content(BytesText::new(&ms.to_string()))?;
+                                    Ok(())
+                                })?;
+                                w.create_element("m:Items").write_empty()?;
+                                Ok(())
                             })?;
                         }
                         Msg::Err(code, text_) => {
@@ -123,13 +140,14 @@ fn addr(el: &El) -> Option<Addr> {
     Some(Addr { name: m.text_of(T, "Name").unwrap_or_default().to_string(), email: m.text_of(T, "EmailAddress")?.trim().to_string() })
 }
 
-/// The operation in the body, run for `user`. Returns (HTTP status, reply body).
-pub fn dispatch(state: &mut State, user: &User, body: &El) -> (u16, String) {
+/// The operation in the body, run for `user`; `item_fault` rolls a per-item fault for each
+/// message of a CreateItem (`faults::Kind::per_item`). Returns (HTTP status, reply body).
+pub fn dispatch(state: &mut State, user: &User, body: &El, item_fault: &mut dyn FnMut() -> Option<FaultSpec>) -> (u16, String) {
     let Some(op) = body.children.first().filter(|c| c.ns == M) else {
         return (500, fault("ErrorSchemaValidation", "The request failed schema validation: the SOAP body holds no EWS operation.", None));
     };
     match op.name.as_str() {
-        "CreateItem" => create_item(state, user, op),
+        "CreateItem" => create_item(state, user, op, item_fault),
         "FindItem" => (200, find_item(state, user, op)),
         "GetItem" => (200, get_item(state, user, op)),
         "GetFolder" => (200, crate::folders::get_folder(state, user, op)),
@@ -196,7 +214,7 @@ fn convert_id(op: &El) -> String {
     respond("ConvertId", messages)
 }
 
-fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
+fn create_item(state: &mut State, user: &User, op: &El, item_fault: &mut dyn FnMut() -> Option<FaultSpec>) -> (u16, String) {
     let disposition = op.attr("MessageDisposition").unwrap_or("");
     if !["SaveOnly", "SendOnly", "SendAndSaveCopy"].contains(&disposition) {
         return (500, fault("ErrorSchemaValidation", "The request failed schema validation: MessageDisposition is required for messages.", None));
@@ -205,7 +223,33 @@ fn create_item(state: &mut State, user: &User, op: &El) -> (u16, String) {
         return (500, fault("ErrorSchemaValidation", "The request failed schema validation: Items is missing.", None));
     };
     let mut messages = Vec::new();
+    // Set once an item failed with an error that stops the batch (ResponseCode reference,
+    // ErrorBatchProcessingStopped): the items after it are not processed.
+    let mut stopped = false;
     for m in items.children(T, "Message") {
+        if stopped {
+            messages.push(Msg::Warn("ErrorBatchProcessingStopped", "Batch processing stopped because an earlier item failed with an error that would recur.".into(), Box::new(|w: &mut W| {
+                w.create_element("m:Items").write_empty()?;
+                Ok(())
+            })));
+            continue;
+        }
+        match item_fault().map(|f| (f.kind, f.back_off_ms)) {
+            Some((Kind::ItemServerBusy, back_off)) => {
+                messages.push(Msg::Busy("ErrorServerBusy", "The server cannot service this request right now. Try again later.".into(), back_off.unwrap_or(1_000)));
+                continue;
+            }
+            Some((Kind::ItemStoreUnavailable, _)) => {
+                messages.push(Msg::Err("ErrorMailboxStoreUnavailable", "The mailbox database is temporarily unavailable.".into()));
+                stopped = true;
+                continue;
+            }
+            Some((Kind::ItemTooLarge, _)) => {
+                messages.push(Msg::Err("ErrorMessageSizeExceeded", "The message exceeds the maximum supported size.".into()));
+                continue;
+            }
+            _ => {}
+        }
         let mut extended = Vec::new();
         for e in m.children(T, "ExtendedProperty") {
             let Some(uri) = e.child(T, "ExtendedFieldURI") else { continue };

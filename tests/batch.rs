@@ -1,0 +1,188 @@
+//! Batched delivery (issue 14) end to end in the core: the spool flushes through each back end
+//! into the local server's operations (no HTTP), whose per-item fault injection answers a batch
+//! the way Exchange and Graph do; the mailboxes show what arrived and in which order.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::spool_suite::{new_message, FakeClock, TONY};
+use ews_server::faults::{FaultSpec, Kind};
+use ews_server::state::State as Mailboxes;
+use futures_executor::block_on;
+use offline_im::ews::EwsMailbox;
+use offline_im::graph::GraphMailbox;
+use offline_im::mailbox::{Mailbox, Request};
+use offline_im::message::PROPERTY_MESSAGE_ID;
+use offline_im::spool::*;
+use offline_im::transport::{Transport, TransportError, TransportReply};
+use std::cell::RefCell;
+use std::collections::VecDeque;
+
+const BASE: &str = "http://127.0.0.1:9/v1.0";
+
+/// Into the server's EWS operations or Graph routes as Tony; `faults` is rolled per CreateItem
+/// item (EWS) or per `$batch` request (Graph), in order, then none.
+#[derive(Default)]
+struct Server {
+    state: RefCell<Mailboxes>,
+    faults: RefCell<VecDeque<Option<Kind>>>,
+    sent: RefCell<Vec<Request>>,
+}
+
+impl Server {
+    fn fault(&self) -> Option<FaultSpec> {
+        let kind = self.faults.borrow_mut().pop_front().flatten()?;
+        Some(FaultSpec { kind, count: None, duration_ms: None, back_off_ms: Some(300_000), delay_ms: None, probability: None })
+    }
+
+    /// Message ids in Ana's Inbox, in arrival order.
+    fn arrived(&self) -> Vec<String> {
+        let s = self.state.borrow();
+        s.items
+            .iter()
+            .filter(|i| i.mailbox == "ana@contoso.com" && i.folder == "inbox")
+            .filter_map(|i| i.extended.iter().find(|e| e.property_name.as_deref() == Some(PROPERTY_MESSAGE_ID)).map(|e| e.value.clone()))
+            .collect()
+    }
+}
+
+impl Transport for Server {
+    async fn send(&self, r: &Request) -> Result<TransportReply, TransportError> {
+        self.sent.borrow_mut().push(r.clone());
+        let body = r.body.as_deref().unwrap_or_default();
+        if r.path.is_empty() {
+            let (status, body) = ews_server::handle_with_faults(&mut self.state.borrow_mut(), "tony-token", None, body, &mut || self.fault());
+            return Ok(TransportReply::new(status, body));
+        }
+        let header = |n: &str| r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
+        let reply = ews_server::graph::handle(&mut self.state.borrow_mut(), "tony-token", r.method, &r.path, header("Content-Type"), header("Prefer"), body, BASE, &mut || self.fault());
+        let retry_after = reply.headers.iter().find(|(k, _)| k == "Retry-After").map(|(_, v)| v.clone());
+        Ok(TransportReply { status: reply.status, body: reply.body, retry_after })
+    }
+}
+
+fn spool<M: Mailbox>(mailbox: M) -> Spool<MemoryStore, M> {
+    spool_at(mailbox, 4)
+}
+
+fn spool_at<M: Mailbox>(mailbox: M, concurrency: usize) -> Spool<MemoryStore, M> {
+    Spool::new(MemoryStore::default(), SpoolConfig { mailbox, retry: RetryPolicy::default(), concurrency, owner: "tab".into(), sender: TONY.into() })
+}
+
+fn graph(batch_size: usize) -> GraphMailbox {
+    GraphMailbox { base_url: BASE.into(), batch_size, ..Default::default() }
+}
+
+fn accept<M: Mailbox>(spool: &Spool<MemoryStore, M>, ids: impl IntoIterator<Item = (String, String)>, clock: &FakeClock) {
+    for (id, conversation) in ids {
+        let r = spool.new_record(new_message(&id, &conversation, &format!("text of {id}")), clock.now_ms()).unwrap();
+        block_on(spool.enqueue(r)).unwrap();
+    }
+}
+
+fn ids(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|i| format!("m{i:02}")).collect()
+}
+
+fn state<M: Mailbox>(spool: &Spool<MemoryStore, M>, id: &str) -> (State, u32) {
+    let r = block_on(spool.store.get(id)).unwrap().unwrap();
+    (r.state, r.attempts)
+}
+
+/// With requests in flight to spare, a round's conversations are spread over them.
+#[test]
+fn a_small_round_is_spread_over_the_requests_in_flight() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let spool = spool(EwsMailbox { batch_size: 10, ..Default::default() });
+    accept(&spool, ids(0..10).into_iter().map(|id| (id.clone(), id)), &clock);
+    assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 10);
+    let sizes: Vec<usize> = server.sent.borrow().iter().map(|r| r.body.as_deref().unwrap_or_default().matches("<t:Message>").count()).collect();
+    assert_eq!(sizes, [3, 3, 3, 1], "concurrency 4: four CreateItems at once rather than one of 10");
+}
+
+/// Exchange's answers item by item, from the server's own per-item faults: ErrorServerBusy on
+/// one item, ErrorMessageSizeExceeded on another, ErrorMailboxStoreUnavailable stopping the
+/// rest of its request (ErrorBatchProcessingStopped: not processed, so no attempt).
+#[test]
+fn ews_batches_settle_item_by_item_against_the_server() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let spool = spool_at(EwsMailbox { batch_size: 10, ..Default::default() }, 1);
+    accept(&spool, ids(0..10).into_iter().map(|id| (id.clone(), id)), &clock);
+    server.faults.borrow_mut().extend([None, Some(Kind::ItemServerBusy), None, Some(Kind::ItemTooLarge), None, Some(Kind::ItemStoreUnavailable)]);
+    let made = block_on(spool.process_due(&server, &clock, &|_| {})).unwrap();
+    assert_eq!(made, 6 + 4, "six items processed, then the four stopped ones again");
+    assert_eq!(server.sent.borrow().len(), 2, "one CreateItem of 10, then one of the 4 not processed");
+    assert_eq!(state(&spool, "m01"), (State::Queued, 1), "ErrorServerBusy: retry after its BackOffMilliseconds");
+    assert_eq!(block_on(spool.store.get("m01")).unwrap().unwrap().next_attempt_at, 1_000 + 300_000);
+    assert_eq!(state(&spool, "m03").0, State::Failed, "ErrorMessageSizeExceeded: permanent");
+    assert_eq!(state(&spool, "m05"), (State::Queued, 1));
+    for id in ["m06", "m09"] {
+        assert_eq!(state(&spool, id), (State::Delivered, 1), "{id}: stopped, then sent once more");
+    }
+    let mut arrived = server.arrived();
+    arrived.sort();
+    assert_eq!(arrived, ["m00", "m02", "m04", "m06", "m07", "m08", "m09"], "each delivered message arrived once");
+}
+
+/// Graph: one conversation of 45 messages goes 20 to a `$batch` as a `dependsOn` chain, and
+/// arrives in order; a failure inside the chain leaves the rest of it not attempted (424), and
+/// the conversation later continues in order.
+#[test]
+fn a_long_conversation_goes_twenty_to_a_graph_batch_in_order() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let spool = spool(graph(20));
+    accept(&spool, ids(0..45).into_iter().map(|id| (id, "c".to_string())), &clock);
+    server.faults.borrow_mut().extend([None, None, None, Some(Kind::Http503)]);
+    let made = block_on(spool.process_due(&server, &clock, &|_| {})).unwrap();
+    assert_eq!(made, 4, "m00..m03 attempted; m04..m19 were not (424), and m20.. wait behind m03");
+    assert_eq!(server.arrived(), ids(0..3));
+    assert_eq!(state(&spool, "m03"), (State::Queued, 1));
+    assert_eq!(state(&spool, "m04"), (State::Queued, 0), "not attempted: no attempt counted");
+    clock.advance(300_000); // the 503's Retry-After
+    assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 42);
+    assert_eq!(server.arrived(), ids(0..45), "every message once, in the conversation's order");
+    let sent = server.sent.borrow();
+    assert_eq!(sent.len(), 4, "one $batch before the failure, then 20 + 20 + 2");
+    assert!(sent.iter().all(|r| r.path == "/$batch"));
+    assert_eq!(sent[1].body.as_deref().unwrap_or_default().matches("\"dependsOn\"").count(), 19, "a chain of 20");
+}
+
+/// Graph: forty one-message conversations go in two `$batch`es of 20, in 4 lanes (the fifth
+/// lane would be throttled: the server answers it 429 MailboxConcurrency).
+#[test]
+fn many_conversations_fill_graph_batches_within_four_lanes() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let spool = spool(graph(20));
+    accept(&spool, ids(0..40).into_iter().map(|id| (id.clone(), id)), &clock);
+    assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 40);
+    let sent = server.sent.borrow();
+    assert_eq!(sent.len(), 2);
+    for r in sent.iter() {
+        let body = r.body.as_deref().unwrap_or_default();
+        assert_eq!(body.matches("/me/sendMail").count(), 20);
+        assert_eq!(body.matches("\"dependsOn\"").count(), 16, "4 lanes of 5: 4 start at once");
+    }
+    let mut arrived = server.arrived();
+    arrived.sort();
+    assert_eq!(arrived, ids(0..40));
+}
+
+/// `batchSize` 1 keeps one message per request (a plain sendMail, a CreateItem of one).
+#[test]
+fn batch_size_one_sends_one_message_per_request() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let g = spool(graph(1));
+    accept(&g, ids(0..3).into_iter().map(|id| (id.clone(), id)), &clock);
+    block_on(g.process_due(&server, &clock, &|_| {})).unwrap();
+    assert!(server.sent.borrow().iter().all(|r| r.path == "/me/sendMail"));
+    let e = spool(EwsMailbox { batch_size: 1, ..Default::default() });
+    accept(&e, ids(3..6).into_iter().map(|id| (id.clone(), id)), &clock);
+    block_on(e.process_due(&server, &clock, &|_| {})).unwrap();
+    assert_eq!(server.sent.borrow().len(), 6);
+    assert!(server.sent.borrow()[3..].iter().all(|r| r.body.as_deref().unwrap_or_default().matches("<t:Message>").count() == 1));
+}
