@@ -186,3 +186,17 @@ fn batch_size_one_sends_one_message_per_request() {
     assert_eq!(server.sent.borrow().len(), 6);
     assert!(server.sent.borrow()[3..].iter().all(|r| r.body.as_deref().unwrap_or_default().matches("<t:Message>").count() == 1));
 }
+
+/// A flush of 1,000 one-message conversations takes 100 CreateItems of 10 (the bench's case).
+#[test]
+fn a_thousand_conversations_go_ten_to_a_create_item() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let spool = spool(EwsMailbox { batch_size: 10, ..Default::default() });
+    accept(&spool, (0..1000).map(|i| (format!("m{i:04}"), format!("m{i:04}"))), &clock);
+    assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 1000);
+    let sent = server.sent.borrow();
+    assert_eq!(sent.len(), 100);
+    assert!(sent.iter().all(|r| r.body.as_deref().unwrap_or_default().matches("<t:Message>").count() == 10));
+    assert_eq!(server.arrived().len(), 1000);
+}

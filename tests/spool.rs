@@ -432,3 +432,30 @@ fn memory_batches_settle_item_by_item() {
 fn memory_a_conversation_is_never_twice_in_one_ews_request() {
     block_on(a_conversation_is_never_twice_in_one_ews_request(MemoryStore::default()));
 }
+
+/// `request_flush` (what `flush()` does): the next round sends every queued message at once,
+/// ending each backoff in the claim's own transaction (no write of its own); the wait skipped
+/// does not count as waited; later passes of the round are not forced.
+#[test]
+fn a_requested_flush_sends_backed_off_messages_in_the_claim_transaction() {
+    let store = Counting::new(MemoryStore::default());
+    let spool = Spool::new(&store, SpoolConfig { mailbox: offline_im::ews::EwsMailbox { batch_size: 10, ..Default::default() }, concurrency: 1, ..config("a") });
+    let clock = FakeClock::at(1_000);
+    for i in 0..3 {
+        block_on(accept(&spool, &format!("m{i}"), &format!("c{i}"), &clock));
+    }
+    let ews = FakeEws::default();
+    ews.reply(503, "");
+    block_on(spool.process_due(&ews, &clock, &|_| {})).unwrap();
+    assert!(block_on(spool.pending()).unwrap().iter().all(|r| r.state == State::Queued && r.next_attempt_at == 121_000));
+    clock.advance(20_000);
+    assert_eq!(block_on(spool.process_due(&ews, &clock, &|_| {})).unwrap(), 0, "not due yet");
+    let before = (store.updates.get(), store.batch_updates.get());
+    spool.request_flush();
+    ews.reply(503, "");
+    assert_eq!(block_on(spool.process_due(&ews, &clock, &|_| {})).unwrap(), 3, "the flush pass sends all three, the next pass none");
+    assert_eq!((store.updates.get(), store.batch_updates.get()), (before.0, before.1 + 2), "one claim and one settle transaction, nothing else");
+    let m0 = block_on(store.get("m0")).unwrap().unwrap();
+    assert_eq!((m0.attempts, m0.waited_ms), (2, 20_000), "20 s of the 120 s backoff were waited");
+    assert_eq!(m0.next_attempt_at, 21_000 + 240_000);
+}

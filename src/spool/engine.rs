@@ -98,13 +98,15 @@ pub struct Spool<S, M> {
     /// Set when the server reported its concurrency limit in this pass: the pass starts no more
     /// attempts, and the next one runs at the lowered `limit`.
     throttled: Cell<bool>,
+    /// Set by [`Spool::request_flush`]: the next pass treats every queued message as due.
+    force: Cell<bool>,
 }
 
 impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
     pub fn new(store: S, mut config: SpoolConfig<M>) -> Self {
         config.sender = normalize_sender(&config.sender);
         let limit = Cell::new(config.concurrency.max(1));
-        Spool { store, config, halted: Cell::new(false), limit, throttled: Cell::new(false) }
+        Spool { store, config, halted: Cell::new(false), limit, throttled: Cell::new(false), force: Cell::new(false) }
     }
 
     /// The normalised sender this spool serves.
@@ -262,21 +264,24 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         self.make_due(now, |r| r.last_error.as_ref().is_some_and(|e| e.code == "NetworkError" || e.code == "Timeout")).await
     }
 
+    /// One transaction for all of them: a round running meanwhile sees none or all made due.
     async fn make_due(&self, now: u64, which: impl Fn(&SpoolRecord) -> bool) -> Result<()> {
-        for r in self.store.all(&self.config.sender).await? {
-            if r.state == State::Queued && r.next_attempt_at > now && which(&r) {
-                self.store.update(&r.id, &mut |x| {
-                    let due = x.state == State::Queued && x.next_attempt_at > now;
-                    if due {
-                        // The backoff ends now: the time waited so far is what counts.
-                        x.backoff_ms = x.backoff_ms.saturating_sub(x.next_attempt_at - now);
-                        x.next_attempt_at = now;
-                    }
-                    due
-                }).await?;
-            }
+        let ids: Vec<String> = self.store.all(&self.config.sender).await?.into_iter().filter(|r| r.state == State::Queued && r.next_attempt_at > now && which(r)).map(|r| r.id).collect();
+        if ids.is_empty() {
+            return Ok(());
         }
+        let sender = self.config.sender.as_str();
+        self.store.update_many(&ids, &mut |_, x| x.sender == sender && machine::make_due_now(x, now)).await?;
         Ok(())
+    }
+
+    /// `flush` without a write of its own: the next [`Spool::process_due`] treats every queued
+    /// message as due in its first pass, and ends each one's backoff in the transaction that
+    /// claims it ([`machine::make_due_now`]). Same effect as [`Spool::make_all_due`] followed by
+    /// a round, with a third fewer IndexedDB writes; if the round never runs (the tab closed),
+    /// the backoffs stand.
+    pub fn request_flush(&self) {
+        self.force.set(true);
     }
 
     /// Deletes delivered records settled more than `keep_ms` ago (they are kept a while so that a
@@ -293,8 +298,8 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
 
     /// Sends everything due until nothing is due. Each pass reads the store once
     /// ([`due_chains`]) and goes in rounds: every conversation still going gives its next
-    /// message (on a back end whose [`BatchShape`] is `chained`, its next messages, up to a
-    /// request's worth), and these are packed into delivery requests ([`pack`]) sent with at most
+    /// message (on a back end whose [`BatchShape`] is `chained`, its share of a request: all of
+    /// it for one conversation alone), and these are packed into delivery requests ([`pack`]) sent with at most
     /// `concurrency` in flight (lanes, where they run in parallel). A conversation goes on to the
     /// next round only when all it sent ended delivered or failed, so order is kept and a failed
     /// message does not hold up the next. Each request's messages are claimed in one store
@@ -304,19 +309,30 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         self.halted.set(false);
         self.limit.set(self.config.concurrency.max(1));
         let shape = self.config.mailbox.batch_shape();
-        let take = if shape.chained { shape.items.max(1) } else { 1 };
         loop {
             self.throttled.set(false);
-            let mut chains: Vec<Vec<String>> = due_chains(&self.store.all(&self.config.sender).await?, clock.now_ms(), &self.config.retry);
+            let force = self.force.replace(false);
+            let mut records = self.store.all(&self.config.sender).await?;
+            if force {
+                let now = clock.now_ms();
+                for r in &mut records {
+                    machine::make_due_now(r, now);
+                }
+            }
+            let mut chains: Vec<Vec<String>> = due_chains(&records, clock.now_ms(), &self.config.retry);
+            drop(records);
             for c in &mut chains {
                 c.reverse();
             }
             let mut attempted = 0;
             // Rounds: stop when no conversation goes on, or the round halted / was throttled.
             while !chains.is_empty() && !self.halted.get() && !self.throttled.get() {
+                // Breadth first: a request's worth shared among the conversations going (one
+                // conversation alone fills a chained request; thirty give one message each).
+                let take = if shape.chained { (shape.items / chains.len()).max(1) } else { 1 };
                 let segments: Vec<Vec<String>> = chains.iter_mut().map(|c| (0..take).map_while(|_| c.pop()).collect()).collect();
                 let (batches, in_flight) = pack(&segments, &shape, self.limit.get());
-                let results: Vec<Result<Sent>> = stream::iter(batches.into_iter().map(|b| self.send_batch(b, &segments, transport, clock, emit)))
+                let results: Vec<Result<Sent>> = stream::iter(batches.into_iter().map(|b| self.send_batch(b, &segments, force, transport, clock, emit)))
                     .buffer_unordered(in_flight)
                     .collect()
                     .await;
@@ -345,8 +361,8 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
 
     /// Claims, sends and settles one delivery request's messages: `lanes` of (chain, position)
     /// into `segments`. A lane is claimed only up to its first message that is not claimable
-    /// now (not due, or another instance holds it).
-    async fn send_batch<T: Transport, C: Clock>(&self, lanes: Vec<Vec<usize>>, segments: &[Vec<String>], transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Sent> {
+    /// now (not due, or another instance holds it). `force`: a queued message is due now (flush).
+    async fn send_batch<T: Transport, C: Clock>(&self, lanes: Vec<Vec<usize>>, segments: &[Vec<String>], force: bool, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Sent> {
         let policy = self.config.retry;
         let (owner, sender) = (self.config.owner.as_str(), self.config.sender.as_str());
         let chain_of: Vec<usize> = lanes.iter().flatten().copied().collect();
@@ -368,7 +384,12 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         let records = self
             .store
             .update_many(&ids, &mut |i, r| {
-                claimed[i] = (lane_start[i] || claimed[i - 1]) && machine::claim(r, sender, owner, now, &policy);
+                claimed[i] = (lane_start[i] || claimed[i - 1]) && r.sender == sender && {
+                    if force {
+                        machine::make_due_now(r, now);
+                    }
+                    machine::claim(r, sender, owner, now, &policy)
+                };
                 claimed[i]
             })
             .await?;

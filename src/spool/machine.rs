@@ -63,6 +63,18 @@ pub fn release(r: &mut SpoolRecord, owner: &str) -> Option<Settled> {
     Some(Settled::Retrying { next_attempt_at: r.next_attempt_at, code: "NotAttempted".into(), message })
 }
 
+/// Ends a queued record's backoff at `now` (`flush`: the app asks to send now). The time already
+/// waited is what counts toward expiry: `backoffMs` shrinks by the wait that was skipped.
+/// Returns whether `r` changed.
+pub fn make_due_now(r: &mut SpoolRecord, now: u64) -> bool {
+    let due = r.state == State::Queued && r.next_attempt_at > now;
+    if due {
+        r.backoff_ms = r.backoff_ms.saturating_sub(r.next_attempt_at - now);
+        r.next_attempt_at = now;
+    }
+    due
+}
+
 /// Whether `r` is past `max_age_ms` by both measures (module doc).
 pub fn expired(r: &SpoolRecord, now: u64, policy: &RetryPolicy) -> bool {
     let wall_age_reached = r.created_at > now || now - r.created_at >= policy.max_age_ms;

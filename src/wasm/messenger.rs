@@ -405,7 +405,7 @@ impl OfflineMessenger {
             if inner.closed.get() {
                 return Err(error_to_js(&Error::Closed));
             }
-            inner.spool.make_all_due(JsClock.now_ms()).await.map_err(|e| error_to_js(&e))?;
+            inner.spool.request_flush();
             if inner.running.get() {
                 // A round is under way: ask for one more (it sees everything made due above) and
                 // wait for the rounds to end. Asking only once: asking on every poll would keep

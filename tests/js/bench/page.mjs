@@ -15,6 +15,8 @@ const initMs = performance.now() - initStart;
 
 const EWS_URL = "/EWS/Exchange.asmx";
 const SENDER = { displayName: "Tony Smith", emailAddress: "tony@contoso.com", sipAddress: "sip:tony@contoso.com" };
+// The local server's Graph endpoint: the EWS port + 1, under /v1.0 (this page's origin is allowed).
+const GRAPH_URL = `${location.protocol}//${location.hostname}:${Number(location.port) + 1}/v1.0`;
 const TO = { emailAddress: "ana@contoso.com", sipAddress: "sip:ana@contoso.com", displayName: "Ana Lopez", presence: "offline" };
 const POLICY = "Set-CsImConfiguration -Identity Global -EnableOfflineIM $True";
 // What Exchange (and the local server) answers a successful CreateItem SendOnly.
@@ -239,16 +241,23 @@ async function enqueue({ n = 1000, reps = 3 } = {}) {
 
 // --- flush to the local EWS server ------------------------------------------------------------
 
-async function flush({ n = 1000 } = {}) {
+// `oneConversation`: every message in one conversation (delivered strictly in order: on EWS one
+// per request, on Graph chained by dependsOn); otherwise each its own. `backend`: "ews" | "graph".
+async function flush({ n = 1000, oneConversation = false, backend = "ews" } = {}) {
   await fetch("/_control/reset", { method: "POST" });
   const dbName = fresh("flush");
-  // Fill the spool without delivering: a transport with no reply leaves every message queued
-  // (retrying in two minutes); `flush()` below overrides that backoff.
-  const filler = await openMessenger(dbName, { transport: failing });
+  const open = (extra) => backend === "graph"
+    ? OfflineMessenger.open({ backend: "graph", graphUrl: GRAPH_URL, sender: SENDER, policy: POLICY, dbName, ...extra })
+    : openMessenger(dbName, extra);
+  // Fill the spool without delivering: a transport with no reply leaves each conversation's
+  // first message retrying in two minutes (the rest wait behind it); `flush()` below makes
+  // them all due.
+  const filler = await open({ transport: failing });
   let retrying = 0;
-  const attempted = new Promise((resolve) => filler.addEventListener("retrying", () => { if (++retrying === n) resolve(); }));
-  await Promise.all(Array.from({ length: n }, (_, i) => filler.send({ to: TO, text: text(i) })));
-  await attempted; // every message tried once and settled (no lease left behind)
+  const heads = oneConversation ? 1 : n;
+  const attempted = new Promise((resolve) => filler.addEventListener("retrying", () => { if (++retrying === heads) resolve(); }));
+  await Promise.all(Array.from({ length: n }, (_, i) => filler.send({ to: TO, text: text(i), ...(oneConversation ? { conversationId: "one" } : {}) })));
+  await attempted; // every conversation tried once and settled (no lease left behind)
   filler.close();
 
   // Time on the wire: the union of intervals with at least one fetch in flight.
@@ -266,7 +275,7 @@ async function flush({ n = 1000 } = {}) {
     }
   };
   try {
-    const im = await openMessenger(dbName, { getAccessToken: async () => "tony-token" });
+    const im = await open({ getAccessToken: async () => "tony-token" });
     let delivered = 0;
     const all = new Promise((resolve) => im.addEventListener("delivered", () => { if (++delivered === n) resolve(); }));
     const t = performance.now();
@@ -277,7 +286,7 @@ async function flush({ n = 1000 } = {}) {
     im.close(); await dropDb(dbName);
     const items = (await (await realFetch("/_control/mailboxes/ana@contoso.com")).json()).items.length;
     if (items !== n || left !== 0) throw new Error(`flush: ${items} items in the mailbox, ${left} left in the spool`);
-    return { count: n, requests, wallMs, requestsPerSecond: (n * 1000) / wallMs, waitingMs, moduleShare: 1 - waitingMs / wallMs, mailboxItems: items };
+    return { count: n, backend, oneConversation, requests, wallMs, messagesPerSecond: (n * 1000) / wallMs, waitingMs, moduleShare: 1 - waitingMs / wallMs, mailboxItems: items };
   } finally {
     globalThis.fetch = realFetch;
   }

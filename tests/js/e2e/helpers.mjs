@@ -67,19 +67,35 @@ export async function postEnvelope(page, token, message, itemClass = "IPM.Note.M
 /// organisations, so a module sending the wrong class would pass a mailbox check). The array
 /// fills as requests go out.
 export function recordSends(page) {
+  // One entry per message on the wire (a batched request carries several); `sent.requests`
+  // counts the delivery requests themselves.
   const sent = [];
+  sent.requests = 0;
+  const graphMessage = (m) => {
+    const itemClass = (m?.singleValueExtendedProperties ?? []).find((p) => p.id === "String 0x001A")?.value;
+    sent.push({ itemClass, to: m?.toRecipients?.[0]?.emailAddress?.address });
+  };
   page.on("request", (r) => {
-    if (r.method() === "POST" && r.url().startsWith(GRAPH) && new URL(r.url()).pathname.endsWith("/sendMail")) {
-      const m = JSON.parse(r.postData() ?? "{}").message ?? {};
-      const itemClass = (m.singleValueExtendedProperties ?? []).find((p) => p.id === "String 0x001A")?.value;
-      sent.push({ itemClass, to: m.toRecipients?.[0]?.emailAddress?.address });
+    const path = new URL(r.url()).pathname;
+    if (r.method() === "POST" && r.url().startsWith(GRAPH) && path.endsWith("/sendMail")) {
+      sent.requests++;
+      graphMessage(JSON.parse(r.postData() ?? "{}").message);
       return;
     }
-    const body = r.method() === "POST" && new URL(r.url()).pathname === "/EWS/Exchange.asmx" ? r.postData() ?? "" : "";
+    if (r.method() === "POST" && r.url().startsWith(GRAPH) && path.endsWith("/$batch")) {
+      const sends = (JSON.parse(r.postData() ?? "{}").requests ?? []).filter((q) => q.url.endsWith("/sendMail"));
+      if (sends.length > 0) sent.requests++;
+      for (const q of sends) graphMessage(q.body?.message);
+      return;
+    }
+    const body = r.method() === "POST" && path === "/EWS/Exchange.asmx" ? r.postData() ?? "" : "";
     if (!body.includes('MessageDisposition="SendOnly"')) return;
-    const itemClass = /<t:ItemClass>([^<]*)<\/t:ItemClass>/.exec(body)?.[1];
-    const to = /<t:ToRecipients>[\s\S]*?<t:EmailAddress>([^<]*)<\/t:EmailAddress>/.exec(body)?.[1];
-    sent.push({ itemClass, to });
+    sent.requests++;
+    for (const item of body.split("<t:Message>").slice(1)) {
+      const itemClass = /<t:ItemClass>([^<]*)<\/t:ItemClass>/.exec(item)?.[1];
+      const to = /<t:ToRecipients>[\s\S]*?<t:EmailAddress>([^<]*)<\/t:EmailAddress>/.exec(item)?.[1];
+      sent.push({ itemClass, to });
+    }
   });
   return sent;
 }

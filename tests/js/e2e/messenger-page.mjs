@@ -66,9 +66,9 @@ export function sendAll(page, messages) {
 export async function drained(page, ms = 120000) {
   const t0 = Date.now();
   for (;;) {
-    const left = await page.evaluate(async () => (await window.im.pending()).length);
-    if (left === 0) return;
-    if (Date.now() - t0 > ms) throw new Error(`${left} messages still pending after ${ms} ms`);
+    const left = await page.evaluate(async () => (await window.im.pending()).map((r) => ({ id: r.id, state: r.state, attempts: r.attempts, inMs: r.nextAttemptAt - Date.now(), lastError: r.lastError?.code })));
+    if (left.length === 0) return;
+    if (Date.now() - t0 > ms) throw new Error(`${left.length} messages still pending after ${ms} ms: ${JSON.stringify(left.slice(0, 20))}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
