@@ -147,6 +147,9 @@ async fn concurrent_sends_start_one_round_not_one_each() {
     for i in 0..50 {
         assert_eq!(get(&ews, &format!("delivered.r{i}")).as_f64(), Some(1.0), "r{i} delivered once");
     }
+    // Batched: five conversations share requests (never two messages of one in a request).
+    let requests = get(&ews, "requests").as_f64().unwrap_or(0.0);
+    assert!(requests < 50.0, "50 messages in {requests} requests");
     // One round for the batch, and at most one more for sends that joined while it ran.
     assert!((1.0..=2.0).contains(&rounds), "50 concurrent sends asked for the Web Lock {rounds} times");
     im.close();

@@ -10,7 +10,7 @@ use crate::transport::Transport;
 use crate::error::{Error, Result};
 use crate::mailbox::{BatchItem, BatchShape, Mailbox, Request};
 use crate::message::{MailboxAddress, OfflineMessage};
-use futures_util::stream::{self, StreamExt};
+use futures_util::future::join_all;
 use serde::Serialize;
 use std::cell::Cell;
 
@@ -302,8 +302,9 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
     /// it for one conversation alone), and these are packed into delivery requests ([`pack`]) sent with at most
     /// `concurrency` in flight (lanes, where they run in parallel). A conversation goes on to the
     /// next round only when all it sent ended delivered or failed, so order is kept and a failed
-    /// message does not hold up the next. Each request's messages are claimed in one store
-    /// transaction and settled in one. Returns the number of attempts made.
+    /// message does not hold up the next. Requests go in waves of as many as may be in flight;
+    /// a wave's messages are claimed in one store transaction and settled in one. Returns the
+    /// number of attempts made.
     pub async fn process_due<T: Transport, C: Clock>(&self, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
         let mut made = 0;
         self.halted.set(false);
@@ -331,14 +332,11 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
                 // conversation alone fills a chained request; thirty give one message each).
                 let take = if shape.chained { (shape.items / chains.len()).max(1) } else { 1 };
                 let segments: Vec<Vec<String>> = chains.iter_mut().map(|c| (0..take).map_while(|_| c.pop()).collect()).collect();
-                let (batches, in_flight) = pack(&segments, &shape, self.limit.get());
-                let results: Vec<Result<Sent>> = stream::iter(batches.into_iter().map(|b| self.send_batch(b, &segments, force, transport, clock, emit)))
-                    .buffer_unordered(in_flight)
-                    .collect()
-                    .await;
+                let (requests, in_flight) = pack(&segments, &shape, self.limit.get());
                 let mut goes_on = vec![false; chains.len()];
-                for r in results {
-                    let sent = r?;
+                // Waves of `in_flight` requests: each claimed in one transaction and settled in one.
+                for wave in requests.chunks(in_flight) {
+                    let sent = self.send_wave(wave, &segments, force, transport, clock, emit).await?;
                     attempted += sent.attempts;
                     for (chain, ok) in sent.chains {
                         goes_on[chain] = ok;
@@ -359,18 +357,31 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         }
     }
 
-    /// Claims, sends and settles one delivery request's messages: `lanes` of (chain, position)
-    /// into `segments`. A lane is claimed only up to its first message that is not claimable
-    /// now (not due, or another instance holds it). `force`: a queued message is due now (flush).
-    async fn send_batch<T: Transport, C: Clock>(&self, lanes: Vec<Vec<usize>>, segments: &[Vec<String>], force: bool, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Sent> {
+    /// Claims, sends and settles one wave of delivery requests: each request a list of lanes of
+    /// chain indexes into `segments` (see [`pack`]). The wave's messages are claimed in one
+    /// store transaction, its requests go out at once, and all are settled in one transaction:
+    /// two transactions per wave, however many messages. A lane is claimed only up to its first
+    /// message that is not claimable now (not due, or another instance holds it). `force`: a
+    /// queued message is due now (flush).
+    async fn send_wave<T: Transport, C: Clock>(&self, requests: &[Vec<Vec<usize>>], segments: &[Vec<String>], force: bool, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Sent> {
         let policy = self.config.retry;
         let (owner, sender) = (self.config.owner.as_str(), self.config.sender.as_str());
-        let chain_of: Vec<usize> = lanes.iter().flatten().copied().collect();
+        let mut sent = Sent { attempts: 0, chains: Vec::new() };
         if self.halted.get() || self.throttled.get() {
-            // Requests not yet started when the round halted or was throttled start nothing.
-            return Ok(Sent { attempts: 0, chains: Vec::new() });
+            // A wave not yet started when the round halted or was throttled starts nothing.
+            return Ok(sent);
         }
-        let lane_start: Vec<bool> = lanes.iter().flat_map(|lane| (0..lane.len()).map(|k| k == 0)).collect();
+        // Every message of the wave, flattened: its request, chain and whether it starts a lane.
+        let (mut request_of, mut chain_of, mut lane_start) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, lanes) in requests.iter().enumerate() {
+            for lane in lanes {
+                for (k, &chain) in lane.iter().enumerate() {
+                    request_of.push(r);
+                    chain_of.push(chain);
+                    lane_start.push(k == 0);
+                }
+            }
+        }
         let mut next = vec![0usize; segments.len()];
         let ids: Vec<String> = chain_of
             .iter()
@@ -379,6 +390,8 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
                 segments[chain][next[chain] - 1].clone()
             })
             .collect();
+        sent.chains = chain_of.iter().map(|&c| (c, false)).collect();
+        sent.chains.dedup();
         let now = clock.now_ms();
         let mut claimed = vec![false; ids.len()];
         let records = self
@@ -393,9 +406,7 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
                 claimed[i]
             })
             .await?;
-        let mut sent = Sent { attempts: 0, chains: chain_of.iter().map(|&c| (c, false)).collect() };
-        sent.chains.dedup();
-        // (position in `ids`, record) of what was claimed.
+        // (position in `ids`, record) of what was claimed, in order.
         let claimed: Vec<(usize, SpoolRecord)> = records.into_iter().enumerate().filter_map(|(i, r)| Some((i, r?))).collect();
         if claimed.is_empty() {
             return Ok(sent);
@@ -403,8 +414,12 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         for (_, r) in &claimed {
             emit(SpoolEvent::Sending(r.clone()));
         }
-        let items: Vec<BatchItem> = claimed.iter().map(|(i, r)| BatchItem { message: message_of(r), item_class: r.item_class.clone(), after_previous: !lane_start[*i] }).collect();
-        let outcomes = self.outcomes(&items, transport, clock).await;
+        // One request per group of claimed messages that share a request, all at once.
+        let groups: Vec<Vec<BatchItem>> = (0..requests.len())
+            .map(|r| claimed.iter().filter(|(i, _)| request_of[*i] == r).map(|(i, rec)| BatchItem { message: message_of(rec), item_class: rec.item_class.clone(), after_previous: !lane_start[*i] }).collect())
+            .filter(|items: &Vec<BatchItem>| !items.is_empty())
+            .collect();
+        let outcomes: Vec<Option<Outcome>> = join_all(groups.iter().map(|items| self.outcomes(items, transport, clock))).await.into_iter().flatten().collect();
         for o in outcomes.iter().flatten() {
             if matches!(o, Outcome::AuthRequired { .. }) {
                 self.halted.set(true);
@@ -448,8 +463,8 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
                 emit(SpoolEvent::Settled(record, s));
             }
         }
-        // A chain goes on when every message of it in this request was claimed and ended
-        // delivered or failed.
+        // A chain goes on when every message of it in this wave was claimed and ended delivered
+        // or failed.
         for (chain, ok) in &mut sent.chains {
             *ok = segments[*chain].iter().all(|id| ok_by_id.get(id).copied().unwrap_or(false));
         }
@@ -478,7 +493,7 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
     }
 }
 
-/// What one request did: attempts made, and per chain in it whether the chain goes on.
+/// What one wave did: attempts made, and per chain in it whether the chain goes on.
 struct Sent {
     attempts: usize,
     chains: Vec<(usize, bool)>,

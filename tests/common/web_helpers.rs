@@ -9,45 +9,57 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 #[wasm_bindgen(inline_js = r#"
-const SUCCESS = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Items/></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
+// A CreateItem reply with one response message per item, in order (EWS answers a batch item by
+// item): `items` holds each item's response message.
+const reply = (items) => '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages>' + items.join("") + '</m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
+const OK_ITEM = '<m:CreateItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Items/></m:CreateItemResponseMessage>';
+const NO_MAILBOX_ITEM = '<m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>no mailbox</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox</m:ResponseCode></m:CreateItemResponseMessage>';
+const SUCCESS = reply([OK_ITEM]);
 const busy = (ms) => '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><s:Fault><faultcode>a:ErrorServerBusy</faultcode><faultstring>busy</faultstring><detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorServerBusy</e:ResponseCode><t:MessageXml xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"><t:Value Name="BackOffMilliseconds">' + ms + '</t:Value></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>';
-const noMailbox = '<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><m:CreateItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass="Error"><m:MessageText>no mailbox</m:MessageText><m:ResponseCode>ErrorNonExistentMailbox</m:ResponseCode></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>';
 
-// mode: "ok" | "down" | "busyOnce:<ms>" | "noMailbox:<id>" | "hang:<id>" (that message's request
-// never settles) | "status:<n>" (every reply has HTTP status n and an empty body) | "echo" (500
-// with an error page echoing the request headers) | "shape:stringStatus" | "shape:bytes" |
-// "shape:arrayBuffer" | "shape:response" | "shape:badStatus" | "shape:fracStatus" | "shape:noBody". `s.mode` may be
-// changed while the messenger runs.
+// A batched CreateItem carries several messages: each is counted and answered on its own.
+// mode: "ok" | "down" | "busyOnce:<ms>" (a SOAP fault for a request holding a message on its
+// first attempt) | "noMailbox:<id>" (that item fails) | "hang:<id>" (a request holding that
+// message never settles) | "status:<n>" (every reply has HTTP status n and an empty body) |
+// "echo" (500 with an error page echoing the request headers) | "shape:stringStatus" |
+// "shape:bytes" | "shape:arrayBuffer" | "shape:response" | "shape:badStatus" | "shape:fracStatus"
+// | "shape:noBody". `s.mode` may be changed while the messenger runs. `s.sizes`: messages per
+// request.
 export function fakeEws(mode) {
-  const s = { mode, delivered: {}, attempts: {}, requests: 0, firstAttemptAt: {}, deliveredAt: {}, headers: null, urls: [], bodies: [], signals: [] };
+  const s = { mode, delivered: {}, attempts: {}, requests: 0, firstAttemptAt: {}, deliveredAt: {}, headers: null, urls: [], bodies: [], signals: [], sizes: [] };
   s.transport = async (req) => {
     s.requests++;
     s.urls.push(req.url);
     s.bodies.push(req.body);
     s.signals.push(req.signal);
     s.headers = req.headers;
-    const id = /<t:Value>([^<]*)<\/t:Value>/.exec(req.body)[1];
-    s.attempts[id] = (s.attempts[id] || 0) + 1;
-    if (!(id in s.firstAttemptAt)) s.firstAttemptAt[id] = Date.now();
+    const ids = req.body.split("<t:Message>").slice(1).map((m) => /<t:Value>([^<]*)<\/t:Value>/.exec(m)[1]);
+    s.sizes.push(ids.length);
+    for (const id of ids) {
+      s.attempts[id] = (s.attempts[id] || 0) + 1;
+      if (!(id in s.firstAttemptAt)) s.firstAttemptAt[id] = Date.now();
+    }
     await new Promise((r) => setTimeout(r, 2));
     if (s.mode === "down") throw new TypeError("Failed to fetch");
-    if (s.mode === "hang:" + id) return new Promise(() => {});
+    if (ids.some((id) => s.mode === "hang:" + id)) return new Promise(() => {});
     if (s.mode.startsWith("status:")) return { status: Number(s.mode.slice(7)), body: "" };
     if (s.mode === "echo") return { status: 500, body: "Server Error. Authorization: " + req.headers.Authorization + "; token=" + (req.headers.Authorization || "").slice(7) + "; all headers: " + JSON.stringify(req.headers) };
-    const ok = () => { s.delivered[id] = (s.delivered[id] || 0) + 1; s.deliveredAt[id] = Date.now(); };
-    if (s.mode === "shape:stringStatus") { ok(); return { status: "200", body: SUCCESS }; }
-    if (s.mode === "shape:bytes") { ok(); return { status: 200, body: new TextEncoder().encode(SUCCESS) }; }
-    if (s.mode === "shape:arrayBuffer") { ok(); return { status: 200, body: new TextEncoder().encode(SUCCESS).buffer }; }
-    if (s.mode === "shape:response") { ok(); return new Response(SUCCESS, { status: 200 }); }
-    if (s.mode === "shape:badStatus") { ok(); return { status: "OK", body: SUCCESS }; }
-    if (s.mode === "shape:fracStatus") { ok(); return { status: 200.5, body: SUCCESS }; }
-    if (s.mode === "shape:noBody") { ok(); return { status: 200 }; }
+    const ok = (id) => { s.delivered[id] = (s.delivered[id] || 0) + 1; s.deliveredAt[id] = Date.now(); };
+    const allOk = () => { ids.forEach(ok); return reply(ids.map(() => OK_ITEM)); };
+    if (s.mode === "shape:stringStatus") return { status: "200", body: allOk() };
+    if (s.mode === "shape:bytes") return { status: 200, body: new TextEncoder().encode(allOk()) };
+    if (s.mode === "shape:arrayBuffer") return { status: 200, body: new TextEncoder().encode(allOk()).buffer };
+    if (s.mode === "shape:response") return new Response(allOk(), { status: 200 });
+    if (s.mode === "shape:badStatus") { ids.forEach(ok); return { status: "OK", body: SUCCESS }; }
+    if (s.mode === "shape:fracStatus") { ids.forEach(ok); return { status: 200.5, body: SUCCESS }; }
+    if (s.mode === "shape:noBody") { ids.forEach(ok); return { status: 200 }; }
     if (s.mode === "shape:status0") return { status: 0, body: "" };
-    if (s.mode.startsWith("busyOnce:") && s.attempts[id] === 1) return { status: 500, body: busy(s.mode.slice(9)) };
-    if (s.mode === "noMailbox:" + id) return { status: 200, body: noMailbox };
-    s.delivered[id] = (s.delivered[id] || 0) + 1;
-    s.deliveredAt[id] = Date.now();
-    return { status: 200, body: SUCCESS };
+    if (s.mode.startsWith("busyOnce:") && ids.some((id) => s.attempts[id] === 1)) return { status: 500, body: busy(s.mode.slice(9)) };
+    return { status: 200, body: reply(ids.map((id) => {
+      if (s.mode === "noMailbox:" + id) return NO_MAILBOX_ITEM;
+      ok(id);
+      return OK_ITEM;
+    })) };
   };
   return s;
 }
