@@ -200,3 +200,61 @@ fn a_thousand_conversations_go_ten_to_a_create_item() {
     assert!(sent.iter().all(|r| r.body.as_deref().unwrap_or_default().matches("<t:Message>").count() == 10));
     assert_eq!(server.arrived().len(), 1000);
 }
+
+/// A store whose first listing is a snapshot taken before another tab claimed a message.
+struct StaleOnce<'a> {
+    inner: &'a MemoryStore,
+    snapshot: RefCell<Option<Vec<SpoolRecord>>>,
+}
+
+impl SpoolStore for StaleOnce<'_> {
+    async fn get(&self, id: &str) -> offline_im::Result<Option<SpoolRecord>> {
+        self.inner.get(id).await
+    }
+    async fn insert(&self, record: &SpoolRecord) -> offline_im::Result<Option<u64>> {
+        self.inner.insert(record).await
+    }
+    async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> offline_im::Result<Option<SpoolRecord>> {
+        self.inner.update(id, change).await
+    }
+    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> offline_im::Result<Vec<Option<SpoolRecord>>> {
+        self.inner.update_many(ids, change).await
+    }
+    async fn delete(&self, id: &str) -> offline_im::Result<bool> {
+        self.inner.delete(id).await
+    }
+    async fn all(&self, sender: &str) -> offline_im::Result<Vec<SpoolRecord>> {
+        match self.snapshot.borrow_mut().take() {
+            Some(s) => Ok(s),
+            None => self.inner.all(sender).await,
+        }
+    }
+}
+
+/// Graph lanes: five conversations in one `$batch` make four lanes, the fifth message chained
+/// behind the first. When another tab claimed that first message after the listing, the lane
+/// is claimed only up to it: the chained message waits for the next pass (it would depend on
+/// a message this tab is not sending), and the held one is left alone.
+#[test]
+fn a_lane_stops_at_a_message_another_tab_holds() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let shared = MemoryStore::default();
+    let filler = Spool::new(&shared, SpoolConfig { mailbox: graph(20), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: TONY.into() });
+    for i in 0..5 {
+        let id = format!("m{i:02}");
+        block_on(filler.enqueue(filler.new_record(new_message(&id, &id, "x"), 1_000).unwrap())).unwrap();
+    }
+    let snapshot = block_on(shared.all(TONY)).unwrap();
+    let held = block_on(shared.update("m00", &mut |r| offline_im::spool::machine::claim(r, TONY, "other-tab", 1_000, &RetryPolicy::default()))).unwrap().unwrap();
+    let spool = Spool::new(StaleOnce { inner: &shared, snapshot: RefCell::new(Some(snapshot)) }, SpoolConfig { mailbox: graph(20), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: TONY.into() });
+    assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 4);
+    let mut arrived = server.arrived();
+    arrived.sort();
+    assert_eq!(arrived, ["m01", "m02", "m03", "m04"]);
+    assert_eq!(block_on(shared.get("m00")).unwrap().unwrap(), held, "the other tab's claim is untouched");
+    let sent = server.sent.borrow();
+    assert_eq!(sent.len(), 2, "m01..m03 (m04's lane stopped at m00), then m04 in the next pass");
+    assert_eq!(sent[0].body.as_deref().unwrap_or_default().matches("/me/sendMail").count(), 3);
+    assert_eq!(sent[1].path, "/me/sendMail");
+}

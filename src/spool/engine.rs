@@ -393,17 +393,17 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         sent.chains = chain_of.iter().map(|&c| (c, false)).collect();
         sent.chains.dedup();
         let now = clock.now_ms();
-        let mut claimed = vec![false; ids.len()];
+        let mut is_claimed = vec![false; ids.len()];
         let records = self
             .store
             .update_many(&ids, &mut |i, r| {
-                claimed[i] = (lane_start[i] || claimed[i - 1]) && r.sender == sender && {
+                is_claimed[i] = (lane_start[i] || is_claimed[i - 1]) && r.sender == sender && {
                     if force {
                         machine::make_due_now(r, now);
                     }
                     machine::claim(r, sender, owner, now, &policy)
                 };
-                claimed[i]
+                is_claimed[i]
             })
             .await?;
         // (position in `ids`, record) of what was claimed, in order.
@@ -453,20 +453,23 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
                 changed
             })
             .await?;
-        let mut ok_by_id = std::collections::HashMap::new();
-        for ((record, s), outcome) in written.into_iter().zip(settled).zip(&outcomes) {
-            let goes_on = outcome.is_some() && matches!(s, Some(Settled::Delivered | Settled::Failed { .. }));
-            if let Some(id) = record.as_ref().map(|r| r.id.clone()) {
-                ok_by_id.insert(id, goes_on);
-            }
-            if let (Some(record), Some(s)) = (record, s) {
-                emit(SpoolEvent::Settled(record, s));
-            }
-        }
         // A chain goes on when every message of it in this wave was claimed and ended delivered
         // or failed.
+        let mut chain_ok = vec![true; segments.len()];
+        let mut written = written.into_iter().zip(settled).zip(&outcomes);
+        for (i, &chain) in chain_of.iter().enumerate() {
+            // `written` holds the claimed messages, in order.
+            let goes_on = is_claimed[i] && written.next().is_some_and(|((record, s), outcome)| {
+                let goes_on = outcome.is_some() && matches!(s, Some(Settled::Delivered | Settled::Failed { .. }));
+                if let (Some(record), Some(s)) = (record, s) {
+                    emit(SpoolEvent::Settled(record, s));
+                }
+                goes_on
+            });
+            chain_ok[chain] &= goes_on;
+        }
         for (chain, ok) in &mut sent.chains {
-            *ok = segments[*chain].iter().all(|id| ok_by_id.get(id).copied().unwrap_or(false));
+            *ok = chain_ok[*chain];
         }
         Ok(sent)
     }
