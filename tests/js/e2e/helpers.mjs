@@ -70,7 +70,8 @@ export function recordSends(page) {
   // One entry per message on the wire (a batched request carries several); `sent.requests`
   // counts the delivery requests themselves.
   const sent = [];
-  sent.requests = 0;
+  // Not enumerable: `assert.deepEqual(sent, [...])` compares the messages only.
+  Object.defineProperty(sent, "requests", { value: 0, writable: true, enumerable: false });
   const graphMessage = (m) => {
     const itemClass = (m?.singleValueExtendedProperties ?? []).find((p) => p.id === "String 0x001A")?.value;
     sent.push({ itemClass, to: m?.toRecipients?.[0]?.emailAddress?.address });
