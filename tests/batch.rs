@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::spool_suite::{new_message, FakeClock, TONY};
+use common::spool_suite::{new_message, Counting, FakeClock, TONY};
 use ews_server::faults::{FaultSpec, Kind};
 use ews_server::state::State as Mailboxes;
 use futures_executor::block_on;
@@ -224,7 +224,8 @@ impl SpoolStore for StaleOnce<'_> {
         self.inner.delete(id).await
     }
     async fn all(&self, sender: &str) -> offline_im::Result<Vec<SpoolRecord>> {
-        match self.snapshot.borrow_mut().take() {
+        let snapshot = self.snapshot.borrow_mut().take();
+        match snapshot {
             Some(s) => Ok(s),
             None => self.inner.all(sender).await,
         }
@@ -257,4 +258,93 @@ fn a_lane_stops_at_a_message_another_tab_holds() {
     assert_eq!(sent.len(), 2, "m01..m03 (m04's lane stopped at m00), then m04 in the next pass");
     assert_eq!(sent[0].body.as_deref().unwrap_or_default().matches("/me/sendMail").count(), 3);
     assert_eq!(sent[1].path, "/me/sendMail");
+}
+
+/// Graph lanes count against `concurrency`: with `batchSize` 2 (two lanes per `$batch`) and
+/// concurrency 4, two `$batch`es go out in one wave (claimed in one transaction, settled in
+/// one); eight conversations take two waves.
+#[test]
+fn graph_batches_share_the_concurrency_in_waves() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let store = Counting::new(MemoryStore::default());
+    let spool = Spool::new(&store, SpoolConfig { mailbox: graph(2), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: TONY.into() });
+    for i in 0..8 {
+        let id = format!("m{i:02}");
+        block_on(spool.enqueue(spool.new_record(new_message(&id, &id, "x"), 1_000).unwrap())).unwrap();
+    }
+    assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 8);
+    assert_eq!(server.sent.borrow().len(), 4, "four $batches of two");
+    assert_eq!(store.batch_updates.get(), 4, "two waves of two requests: a claim and a settle each");
+}
+
+/// Breadth first on Graph: three conversations of ten share a `$batch` six each (18 of 20),
+/// each conversation's six chained in order in its own lane.
+#[test]
+fn graph_conversations_share_a_batch_breadth_first() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let store = Counting::new(MemoryStore::default());
+    let spool = Spool::new(&store, SpoolConfig { mailbox: graph(20), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: TONY.into() });
+    for i in 0..30 {
+        let id = format!("m{i:02}");
+        block_on(spool.enqueue(spool.new_record(new_message(&id, &format!("c{}", i % 3), "x"), 1_000).unwrap())).unwrap();
+    }
+    assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 30);
+    assert_eq!(store.reads.get(), 2, "one listing for the pass (two rounds), one for the pass that finds nothing");
+    let sizes: Vec<usize> = server.sent.borrow().iter().map(|r| r.body.as_deref().unwrap_or_default().matches("/me/sendMail").count()).collect();
+    assert_eq!(sizes, [18, 12], "six of each conversation, then the last four of each");
+    let arrived = server.arrived();
+    for c in 0..3 {
+        let mine: Vec<&String> = arrived.iter().filter(|id| id[1..].parse::<usize>().is_ok_and(|n| n % 3 == c)).collect();
+        let expected: Vec<String> = (0..10).map(|k| format!("m{:02}", k * 3 + c)).collect();
+        assert_eq!(mine, expected.iter().collect::<Vec<_>>(), "conversation c{c} in order");
+    }
+}
+
+/// When the request cannot be built any more (the size limit was lowered since the messages
+/// were accepted), only the message that fails the check fails; the others of its batch are
+/// not attempted and go in the next pass.
+#[test]
+fn a_message_the_settings_no_longer_allow_fails_alone() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let shared = MemoryStore::default();
+    let before = Spool::new(&shared, SpoolConfig { mailbox: EwsMailbox::default(), retry: RetryPolicy::default(), concurrency: 1, owner: "tab".into(), sender: TONY.into() });
+    for (id, text) in [("m00", "short"), ("m01", &"long ".repeat(400)[..]), ("m02", "short")] {
+        block_on(before.enqueue(before.new_record(new_message(id, id, text), 1_000).unwrap())).unwrap();
+    }
+    let options = offline_im::ews::EnvelopeOptions { max_message_bytes: Some(1_000), ..Default::default() };
+    let after = Spool::new(&shared, SpoolConfig { mailbox: EwsMailbox { options, batch_size: 10 }, retry: RetryPolicy::default(), concurrency: 1, owner: "tab".into(), sender: TONY.into() });
+    assert_eq!(block_on(after.process_due(&server, &clock, &|_| {})).unwrap(), 3);
+    let m01 = block_on(shared.get("m01")).unwrap().unwrap();
+    assert_eq!((m01.state, m01.last_error.map(|e| e.code)), (State::Failed, Some("MessageTooLarge".into())));
+    let mut arrived = server.arrived();
+    arrived.sort();
+    assert_eq!(arrived, ["m00", "m02"]);
+    assert_eq!(server.sent.borrow().len(), 1, "the failed build sent nothing; then m00 and m02 in one CreateItem");
+}
+
+/// Graph's MailboxConcurrency 429 inside a `$batch` halves the lanes in flight: the pass stops
+/// (the round's second `$batch` is not sent), and the next pass packs what is left into two
+/// lanes instead of four.
+#[test]
+fn a_mailbox_concurrency_429_halves_the_lanes() {
+    let server = Server::default();
+    let clock = FakeClock::at(1_000);
+    let spool = spool(graph(20));
+    accept(&spool, ids(0..30).into_iter().map(|id| (id.clone(), id)), &clock);
+    server.faults.borrow_mut().push_back(Some(Kind::ServerBusy));
+    // A round of 30 goes in two $batches of 15; the first has 4 lanes (4, 4, 4, 3), its first
+    // message is throttled and the 3 chained behind it are skipped (424).
+    assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 12 + 18);
+    let sent = server.sent.borrow();
+    let lanes = |r: &Request| {
+        let body = r.body.as_deref().unwrap_or_default();
+        body.matches("/me/sendMail").count() - body.matches("\"dependsOn\"").count()
+    };
+    assert_eq!(sent.len(), 2, "the throttled pass ends after its first $batch");
+    assert_eq!((lanes(&sent[0]), lanes(&sent[1])), (4, 2), "4 lanes, then 2 after the 429");
+    assert_eq!(sent[1].body.as_deref().unwrap_or_default().matches("/me/sendMail").count(), 18, "15 not sent and 3 skipped (424)");
+    assert_eq!(server.arrived().len(), 29, "all but the throttled one, which waits its Retry-After");
 }

@@ -459,3 +459,37 @@ fn a_requested_flush_sends_backed_off_messages_in_the_claim_transaction() {
     assert_eq!((m0.attempts, m0.waited_ms), (2, 20_000), "20 s of the 120 s backoff were waited");
     assert_eq!(m0.next_attempt_at, 21_000 + 240_000);
 }
+
+/// `release` gives back only this instance's own claim, and the attempt does not count.
+#[test]
+fn release_gives_back_only_our_own_claim() {
+    let p = RetryPolicy::default();
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let mut r = spool.new_record(new_message("m1", "c1", "x"), 1_000).unwrap();
+    assert_eq!(machine::release(&mut r.clone(), "a"), None, "queued: nothing to give back");
+    assert!(machine::claim(&mut r, TONY, "a", 1_000, &p));
+    let claimed = r.clone();
+    assert_eq!(machine::release(&mut r.clone(), "b"), None, "another instance's claim is not ours to give back");
+    let mut other = claimed.clone();
+    other.state = State::Queued;
+    assert_eq!(machine::release(&mut other, "a"), None, "not sending any more");
+    let s = machine::release(&mut r, "a");
+    assert!(matches!(s, Some(Settled::Retrying { ref code, next_attempt_at: 1_000, .. }) if code == "NotAttempted"), "{s:?}");
+    assert_eq!((r.state, r.attempts, r.lease_owner.as_deref(), r.lease_until), (State::Queued, 0, None, 0));
+}
+
+/// `make_due_now` changes only a queued record still waiting; the wait it skips is taken off
+/// its backoff.
+#[test]
+fn make_due_now_ends_only_a_wait_still_running() {
+    let spool = Spool::new(MemoryStore::default(), config("a"));
+    let mut r = spool.new_record(new_message("m1", "c1", "x"), 1_000).unwrap();
+    assert!(!machine::make_due_now(&mut r, 1_000), "due at this very time: nothing to change");
+    r.next_attempt_at = 121_000;
+    r.backoff_ms = 120_000;
+    assert!(machine::make_due_now(&mut r, 21_000));
+    assert_eq!((r.next_attempt_at, r.backoff_ms), (21_000, 20_000));
+    r.state = State::Failed;
+    r.next_attempt_at = 99_000;
+    assert!(!machine::make_due_now(&mut r, 21_000), "only queued records");
+}

@@ -663,11 +663,13 @@ pub struct Counting<S> {
     pub inner: S,
     pub updates: Cell<u32>,
     pub batch_updates: Cell<u32>,
+    /// Listings (`all`): one per pass of a round.
+    pub reads: Cell<u32>,
 }
 
 impl<S> Counting<S> {
     pub fn new(inner: S) -> Self {
-        Counting { inner, updates: Cell::new(0), batch_updates: Cell::new(0) }
+        Counting { inner, updates: Cell::new(0), batch_updates: Cell::new(0), reads: Cell::new(0) }
     }
 }
 
@@ -690,6 +692,7 @@ impl<S: SpoolStore> SpoolStore for Counting<S> {
         self.inner.delete(id).await
     }
     async fn all(&self, sender: &str) -> offline_im::Result<Vec<SpoolRecord>> {
+        self.reads.set(self.reads.get() + 1);
         self.inner.all(sender).await
     }
 }
