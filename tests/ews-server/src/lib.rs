@@ -1,6 +1,7 @@
 //! Local EWS test server for offline-im: the parts, as a library so tests can drive them
 //! without HTTP. The binary (`main.rs`) puts them behind axum.
 
+pub mod cli;
 pub mod dom;
 pub mod faults;
 pub mod folders;

@@ -15,9 +15,9 @@
 //!   browser cannot read Graph's Retry-After); 4 requests in flight per mailbox, the fifth
 //!   answered 429 `ApplicationThrottled` `MailboxConcurrency` ("Outlook service limits").
 //!
-//! Usage: `ews-server [--port 8787] [--graph-port 8788] [--graph-allow-origin <origin>]…
-//! [--root <repository>]`. Allowed origins default to the EWS port's own
-//! (`http://127.0.0.1:<port>`, `http://localhost:<port>`). Listens on 127.0.0.1 only.
+//! Usage: `ews-server --help` (`cli.rs`): `[--port 8787] [--graph-port 8788]
+//! [--graph-allow-origin <origin>]… [--root <repository>]`. Allowed origins default to the EWS
+//! port's own (`http://127.0.0.1:<port>`, `http://localhost:<port>`). Listens on 127.0.0.1 only.
 
 use ews_server::{faults, ops, state};
 
@@ -31,7 +31,6 @@ use faults::{FaultSpec, Faults, Kind};
 use serde_json::json;
 use state::State;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tower_http::services::ServeDir;
@@ -239,24 +238,25 @@ async fn graph(Ax(g): Ax<GraphApp>, method: Method, uri: Uri, headers: HeaderMap
     with_cors(graph_response(reply), origin)
 }
 
-fn args(name: &str) -> Vec<String> {
-    let all: Vec<String> = std::env::args().collect();
-    all.windows(2).filter(|w| w[0] == name).map(|w| w[1].clone()).collect()
-}
-
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
-}
-
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let options = match ews_server::cli::parse(&argv) {
+        Ok(ews_server::cli::Command::Run(o)) => o,
+        Ok(ews_server::cli::Command::Help) => {
+            print!("{}", ews_server::cli::USAGE);
+            return Ok(());
+        }
+        Err(e) => {
+            eprint!("ews-server: {e}\n\n{}", ews_server::cli::USAGE);
+            std::process::exit(2);
+        }
+    };
     if let Err(e) = ews_server::schema::ready() {
         eprintln!("ews-server: {e} (set EWS_SCHEMA_DIR); every request is checked against it, so the server does not start without it");
         std::process::exit(1);
     }
-    let port: u16 = arg("--port").and_then(|p| p.parse().ok()).unwrap_or(8787);
-    let root = PathBuf::from(arg("--root").unwrap_or_else(|| ".".into()));
+    let (port, root) = (options.port, options.root);
     let app = App(Arc::new(Mutex::new((State::new(), Faults::default()))));
     let router = Router::new()
         .route("/EWS/Exchange.asmx", post(ews))
@@ -268,11 +268,7 @@ async fn main() -> std::io::Result<()> {
         .nest_service("/bench", ServeDir::new(root.join("target/bench")))
         .fallback_service(ServeDir::new(root.join("www")))
         .with_state(app.clone());
-    let graph_port: u16 = arg("--graph-port").and_then(|p| p.parse().ok()).unwrap_or(port + 1);
-    let mut origins = args("--graph-allow-origin");
-    if origins.is_empty() {
-        origins = vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")];
-    }
+    let (graph_port, origins) = (options.graph_port, options.graph_allow_origins);
     let graph_app = GraphApp { app: app.clone(), origins: Arc::new(origins), base: format!("http://127.0.0.1:{graph_port}/v1.0"), in_flight: Arc::default() };
     let graph_router = Router::new().fallback(graph).with_state(graph_app);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
