@@ -116,7 +116,7 @@ pub fn parse_policy_script(#[wasm_bindgen(unchecked_param_type = "string")] text
 #[wasm_bindgen(js_name = buildOfflineMessageEnvelope, unchecked_return_type = "Envelope")]
 pub fn build_offline_message_envelope(
     #[wasm_bindgen(unchecked_param_type = "OfflineMessage")] message: JsValue,
-    #[wasm_bindgen(unchecked_param_type = "EnvelopeOptions")] options: Option<JsValue>,
+    #[wasm_bindgen(unchecked_optional_param_type = "EnvelopeOptions")] options: Option<JsValue>,
 ) -> Result<JsValue, JsValue> {
     let message: ews::OfflineMessage = from_js("message", message)?;
     let options: ews::EnvelopeOptions = match options.filter(|o| !o.is_null()) {

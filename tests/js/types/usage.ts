@@ -1,6 +1,6 @@
 // How a TypeScript chat app uses the package's declarations. Compiled with --strict by
 // types.test.mjs; every @ts-expect-error line must be an error, or tsc fails (TS2578).
-import init, { OfflineMessenger } from "../../../pkg/offline_im.js";
+import init, { OfflineMessenger, buildOfflineMessageEnvelope } from "../../../pkg/offline_im.js";
 
 export async function app(token: () => Promise<string>) {
   await init();
@@ -22,5 +22,9 @@ export async function app(token: () => Promise<string>) {
   im.addEventListener("queued", "not a function");
   const report = await im.checkMissed();
   const n: number = report.total;
-  return n;
+  // `options` may be omitted (README's stateless-functions example calls it so; TS2554 before).
+  const { xml } = buildOfflineMessageEnvelope({ id: "m1", to: { emailAddress: "ana@contoso.com" }, text: "hi" });
+  // @ts-expect-error: the message is required
+  buildOfflineMessageEnvelope();
+  return n + xml.length;
 }
