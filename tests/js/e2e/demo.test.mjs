@@ -12,6 +12,10 @@ const openDemo = (query) => open(browser, query);
 
 test("offline recipient: the message lands in Ana's mailbox as a missed conversation", async () => {
   const { context, page, errors } = await openDemo();
+  // The page names its icon and the server has it (it was a 404 in a headed browser's console).
+  const icon = await fetch(new URL(await page.getAttribute("link[rel=icon]", "href"), `${BASE}/`));
+  assert.equal(icon.status, 200, "favicon");
+  assert.equal(icon.headers.get("content-type"), "image/svg+xml");
   const sent = recordSends(page);
   await send(page, "ana@contoso.com", "Are you free at 3? <b>not bold</b>");
   assert.match(await page.textContent("[data-testid=decision]"), /Queued.*IPM\.Note\.Microsoft\.Missed/);

@@ -37,6 +37,12 @@ export async function openDemo(browser, query = "") {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  // The page's own files (not the EWS endpoint or control calls) must all load: a missing one is
+  // an error too. (Headless Chromium does not fetch the favicon: demo.test.mjs checks it.)
+  page.on("response", (r) => {
+    const url = new URL(r.url());
+    if (url.origin === BASE && r.request().method() === "GET" && !url.pathname.startsWith("/_control/") && r.status() >= 400) errors.push(`${r.status()} ${url.pathname}`);
+  });
   await page.goto(`${BASE}/${query}`);
   await page.waitForSelector("body[data-ready=true]");
   return { context, page, errors };
