@@ -115,3 +115,23 @@ fn parse_ews_response_outcomes() {
     assert_eq!(error_code(&parse_ews_response(JsValue::from_f64(200.5), JsValue::from_str("")).unwrap_err()), "InvalidInput");
     assert_eq!(error_code(&parse_ews_response(JsValue::from_f64(200.0), JsValue::NULL).unwrap_err()), "InvalidInput");
 }
+
+/// `isOfflineImError` (issue 15): true for what the package throws, false for look-alikes.
+#[wasm_bindgen_test]
+fn is_offline_im_error_tells_our_errors_apart() {
+    use offline_im::wasm::is_offline_im_error;
+    let ours = evaluate_policy(JsValue::UNDEFINED).unwrap_err();
+    assert!(is_offline_im_error(ours.clone()));
+    let plain: JsValue = js_sys::Error::new("other").into();
+    assert!(!is_offline_im_error(plain.clone()), "another Error");
+    Reflect::set(&plain, &"code".into(), &"InvalidInput".into()).unwrap();
+    assert!(!is_offline_im_error(plain), "an Error with a code but another name");
+    let named: JsValue = js_sys::Error::new("x").into();
+    Reflect::set(&named, &"name".into(), &"OfflineImError".into()).unwrap();
+    assert!(!is_offline_im_error(named), "no code");
+    let copy = js(&JSON::stringify(&ours).unwrap().as_string().unwrap());
+    Reflect::set(&copy, &"name".into(), &"OfflineImError".into()).unwrap();
+    Reflect::set(&copy, &"code".into(), &"InvalidInput".into()).unwrap();
+    assert!(!is_offline_im_error(copy), "a plain object with the same fields");
+    assert!(!is_offline_im_error(JsValue::NULL) && !is_offline_im_error(JsValue::UNDEFINED) && !is_offline_im_error("OfflineImError".into()));
+}

@@ -73,3 +73,19 @@ pub fn at_path(code: &'static str, argument: &str, path: &str, reason: &str) -> 
 pub fn invalid(field: &'static str, reason: impl ToString) -> JsValue {
     to_js(&Error::InvalidInput { field, reason: reason.to_string() })
 }
+
+// The test is plain JS (`instanceof`, two property reads): cheaper in the package than the same
+// through js-sys.
+#[wasm_bindgen(module = "/src/wasm/shell.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = isOfflineImError)]
+    fn shell_is_offline_im_error(value: &JsValue) -> bool;
+}
+
+/// Whether `value` is an error this package threw: an `Error` named `OfflineImError` with a
+/// string `code` (issue 15: `catch (e) { if (isOfflineImError(e)) switch (e.code) … }`, typed,
+/// without comparing names). False for anything else, `null` and `undefined` included.
+#[wasm_bindgen(js_name = isOfflineImError, unchecked_return_type = "value is OfflineImError")]
+pub fn is_offline_im_error(#[wasm_bindgen(unchecked_param_type = "unknown")] value: JsValue) -> bool {
+    shell_is_offline_im_error(&value)
+}

@@ -9,6 +9,7 @@
 
 mod bounded;
 mod error;
+pub use error::is_offline_im_error;
 pub mod idb;
 pub mod messenger;
 mod objects;

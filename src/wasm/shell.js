@@ -130,3 +130,8 @@ export function wellFormedJson(value) {
   const text = JSON.stringify(value, (_k, v) => typeof v === "string" && LONE.test(v) ? (LONE.lastIndex = 0, v.replace(LONE, () => (replaced++, "\uFFFD"))) : v);
   return [text, replaced];
 }
+
+// isOfflineImError (src/wasm/error.rs): an Error this package threw.
+export function isOfflineImError(value) {
+  return value instanceof Error && value.name === "OfflineImError" && typeof value.code === "string";
+}

@@ -2,7 +2,7 @@
 // target/bench/results.json. Run by pkg-scripts/bench, which builds everything and starts the
 // local EWS server first. Env: BASE_URL, BENCH_N (messages, default 1000), CHROMIUM, and
 // BENCH_STEPS (e.g. "envelope,enqueue": run only those and print their JSON, for iterating).
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 
@@ -57,7 +57,10 @@ try {
   const flushGraphOne = await step("flush", { ...args.flush, backend: "graph", oneConversation: true });
   const firstSend = await step("firstSend", args.firstSend);
   await step("sizeFloor", args.sizeFloor);
-  const ours = { wasm: size("pkg/offline_im_bg.wasm"), js: size("pkg/offline_im.js") };
+  // The JS the package loads: the glue and the snippets it imports (src/wasm/shell.js).
+  const snippets = readdirSync(new URL("pkg/snippets/", root), { recursive: true }).filter((f) => f.endsWith(".js")).map((f) => size(`pkg/snippets/${f}`));
+  const glue = size("pkg/offline_im.js");
+  const ours = { wasm: size("pkg/offline_im_bg.wasm"), js: { raw: glue.raw + snippets.reduce((a, s) => a + s.raw, 0), gzip: glue.gzip + snippets.reduce((a, s) => a + s.gzip, 0) } };
   const floorOf = (variant) => {
     const wasm = size(`target/bench/size-floor-${variant}/size_floor_bg.wasm`), js = size(`target/bench/size-floor-${variant}/size_floor.js`);
     return { wasm, js, gzip: wasm.gzip + js.gzip, raw: wasm.raw + js.raw };

@@ -1,6 +1,7 @@
 // How a TypeScript chat app uses the package's declarations. Compiled with --strict by
 // types.test.mjs; every @ts-expect-error line must be an error, or tsc fails (TS2578).
-import init, { OfflineMessenger, buildOfflineMessageEnvelope } from "../../../pkg/offline_im.js";
+import init, { OfflineMessenger, buildOfflineMessageEnvelope, isOfflineImError } from "../../../pkg/offline_im.js";
+import type { OfflineImErrorCode } from "../../../pkg/offline_im.js";
 
 export async function app(token: () => Promise<string>) {
   await init();
@@ -26,5 +27,16 @@ export async function app(token: () => Promise<string>) {
   const { xml } = buildOfflineMessageEnvelope({ id: "m1", to: { emailAddress: "ana@contoso.com" }, text: "hi" });
   // @ts-expect-error: the message is required
   buildOfflineMessageEnvelope();
+  // A caught value is `unknown`; the guard narrows it to OfflineImError.
+  try {
+    await im.retry("no-such-id");
+  } catch (e) {
+    // @ts-expect-error: `code` is not known on `unknown`
+    e.code;
+    if (isOfflineImError(e)) {
+      const code: OfflineImErrorCode = e.code;
+      return n + xml.length + code.length;
+    }
+  }
   return n + xml.length;
 }
