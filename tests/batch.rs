@@ -66,14 +66,19 @@ fn spool<M: Mailbox>(mailbox: M) -> Spool<MemoryStore, M> {
 }
 
 fn spool_at<M: Mailbox>(mailbox: M, concurrency: usize) -> Spool<MemoryStore, M> {
-    Spool::new(MemoryStore::default(), SpoolConfig { mailbox, retry: RetryPolicy::default(), concurrency, owner: "tab".into(), sender: TONY.into() })
+    Spool::new(MemoryStore::default(), config(mailbox, concurrency))
+}
+
+/// Tony's spool settings in the tab "tab".
+fn config<M>(mailbox: M, concurrency: usize) -> SpoolConfig<M> {
+    SpoolConfig { mailbox, retry: RetryPolicy::default(), concurrency, owner: "tab".into(), sender: TONY.into() }
 }
 
 fn graph(batch_size: usize) -> GraphMailbox {
     GraphMailbox { base_url: BASE.into(), batch_size, ..Default::default() }
 }
 
-fn accept<M: Mailbox>(spool: &Spool<MemoryStore, M>, ids: impl IntoIterator<Item = (String, String)>, clock: &FakeClock) {
+fn accept<S: SpoolStore, M: Mailbox>(spool: &Spool<S, M>, ids: impl IntoIterator<Item = (String, String)>, clock: &FakeClock) {
     for (id, conversation) in ids {
         let r = spool.new_record(new_message(&id, &conversation, &format!("text of {id}")), clock.now_ms()).unwrap();
         block_on(spool.enqueue(r)).unwrap();
@@ -241,14 +246,11 @@ fn a_lane_stops_at_a_message_another_tab_holds() {
     let server = Server::default();
     let clock = FakeClock::at(1_000);
     let shared = MemoryStore::default();
-    let filler = Spool::new(&shared, SpoolConfig { mailbox: graph(20), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: TONY.into() });
-    for i in 0..5 {
-        let id = format!("m{i:02}");
-        block_on(filler.enqueue(filler.new_record(new_message(&id, &id, "x"), 1_000).unwrap())).unwrap();
-    }
+    let filler = Spool::new(&shared, config(graph(20), 4));
+    accept(&filler, ids(0..5).into_iter().map(|id| (id.clone(), id)), &clock);
     let snapshot = block_on(shared.all(TONY)).unwrap();
     let held = block_on(shared.update("m00", &mut |r| offline_im::spool::machine::claim(r, TONY, "other-tab", 1_000, &RetryPolicy::default()))).unwrap().unwrap();
-    let spool = Spool::new(StaleOnce { inner: &shared, snapshot: RefCell::new(Some(snapshot)) }, SpoolConfig { mailbox: graph(20), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: TONY.into() });
+    let spool = Spool::new(StaleOnce { inner: &shared, snapshot: RefCell::new(Some(snapshot)) }, config(graph(20), 4));
     assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 4);
     let mut arrived = server.arrived();
     arrived.sort();
@@ -268,11 +270,8 @@ fn graph_batches_share_the_concurrency_in_waves() {
     let server = Server::default();
     let clock = FakeClock::at(1_000);
     let store = Counting::new(MemoryStore::default());
-    let spool = Spool::new(&store, SpoolConfig { mailbox: graph(2), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: TONY.into() });
-    for i in 0..8 {
-        let id = format!("m{i:02}");
-        block_on(spool.enqueue(spool.new_record(new_message(&id, &id, "x"), 1_000).unwrap())).unwrap();
-    }
+    let spool = Spool::new(&store, config(graph(2), 4));
+    accept(&spool, ids(0..8).into_iter().map(|id| (id.clone(), id)), &clock);
     assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 8);
     assert_eq!(server.sent.borrow().len(), 4, "four $batches of two");
     assert_eq!(store.batch_updates.get(), 4, "two waves of two requests: a claim and a settle each");
@@ -285,11 +284,8 @@ fn graph_conversations_share_a_batch_breadth_first() {
     let server = Server::default();
     let clock = FakeClock::at(1_000);
     let store = Counting::new(MemoryStore::default());
-    let spool = Spool::new(&store, SpoolConfig { mailbox: graph(20), retry: RetryPolicy::default(), concurrency: 4, owner: "tab".into(), sender: TONY.into() });
-    for i in 0..30 {
-        let id = format!("m{i:02}");
-        block_on(spool.enqueue(spool.new_record(new_message(&id, &format!("c{}", i % 3), "x"), 1_000).unwrap())).unwrap();
-    }
+    let spool = Spool::new(&store, config(graph(20), 4));
+    accept(&spool, (0..30).map(|i| (format!("m{i:02}"), format!("c{}", i % 3))), &clock);
     assert_eq!(block_on(spool.process_due(&server, &clock, &|_| {})).unwrap(), 30);
     assert_eq!(store.reads.get(), 2, "one listing for the pass (two rounds), one for the pass that finds nothing");
     let sizes: Vec<usize> = server.sent.borrow().iter().map(|r| r.body.as_deref().unwrap_or_default().matches("/me/sendMail").count()).collect();
@@ -310,12 +306,12 @@ fn a_message_the_settings_no_longer_allow_fails_alone() {
     let server = Server::default();
     let clock = FakeClock::at(1_000);
     let shared = MemoryStore::default();
-    let before = Spool::new(&shared, SpoolConfig { mailbox: EwsMailbox::default(), retry: RetryPolicy::default(), concurrency: 1, owner: "tab".into(), sender: TONY.into() });
+    let before = Spool::new(&shared, config(EwsMailbox::default(), 1));
     for (id, text) in [("m00", "short"), ("m01", &"long ".repeat(400)[..]), ("m02", "short")] {
         block_on(before.enqueue(before.new_record(new_message(id, id, text), 1_000).unwrap())).unwrap();
     }
     let options = offline_im::ews::EnvelopeOptions { max_message_bytes: Some(1_000), ..Default::default() };
-    let after = Spool::new(&shared, SpoolConfig { mailbox: EwsMailbox { options, batch_size: 10 }, retry: RetryPolicy::default(), concurrency: 1, owner: "tab".into(), sender: TONY.into() });
+    let after = Spool::new(&shared, config(EwsMailbox { options, batch_size: 10 }, 1));
     assert_eq!(block_on(after.process_due(&server, &clock, &|_| {})).unwrap(), 3);
     let m01 = block_on(shared.get("m01")).unwrap().unwrap();
     assert_eq!((m01.state, m01.last_error.map(|e| e.code)), (State::Failed, Some("MessageTooLarge".into())));
