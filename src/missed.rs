@@ -4,7 +4,7 @@
 
 use crate::item_class::is_missed_conversation;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// One mailbox item as the recipient side reads it, from either back end (EWS FindItem/GetItem,
 /// Graph message list).
@@ -155,7 +155,7 @@ fn entity(s: &str) -> Option<(char, usize)> {
 /// message (keyed by item id).
 pub fn group(items: Vec<ItemSummary>, since: Option<u64>) -> MissedReport {
     let items_scanned = items.len();
-    let mut by_message: BTreeMap<String, (ItemSummary, Vec<String>)> = BTreeMap::new();
+    let mut by_message: HashMap<String, (ItemSummary, Vec<String>)> = HashMap::new();
     for item in items {
         if !is_missed_conversation(&item.item_class) || item.is_read == Some(true) || since.is_some_and(|s| item.received_at.is_some_and(|t| t < s)) {
             continue;
@@ -169,7 +169,7 @@ pub fn group(items: Vec<ItemSummary>, since: Option<u64>) -> MissedReport {
         }
     }
     let total = by_message.len();
-    let mut conversations: BTreeMap<(String, String), MissedConversation> = BTreeMap::new();
+    let mut conversations: HashMap<(String, String), MissedConversation> = HashMap::new();
     for (message_id, (item, item_ids)) in by_message {
         let from_email = item.from_email.clone().unwrap_or_default().to_ascii_lowercase();
         let conversation_id = item.conversation_id.clone().unwrap_or_else(|| message_id.clone());
@@ -189,6 +189,10 @@ pub fn group(items: Vec<ItemSummary>, since: Option<u64>) -> MissedReport {
     for c in &mut conversations {
         c.messages.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.message_id.cmp(&b.message_id)));
     }
-    conversations.sort_by_key(|c| std::cmp::Reverse(c.messages.last().map_or(0, |m| m.received_at)));
+    // Newest conversation first; ties by sender, then conversation (hash maps have no order).
+    conversations.sort_by(|a, b| {
+        let last = |c: &MissedConversation| c.messages.last().map_or(0, |m| m.received_at);
+        last(b).cmp(&last(a)).then_with(|| (&a.from_email, &a.conversation_id).cmp(&(&b.from_email, &b.conversation_id)))
+    });
     MissedReport { conversations, total, items_scanned }
 }

@@ -235,6 +235,27 @@ fn grouping_rules() {
     assert_eq!(m1.text, "x & y", "HTML body as text");
     assert_eq!(c.messages[3].text, "<b>x</b> &amp; y", "a Text body is shown as it is");
     assert_eq!(group(items, None).total, 5, "without since the old one counts too");
+
+    // Conversations: newest last message first; equal times by sender, then conversation id,
+    // whatever order the items came in (the grouping uses hash maps, which have none).
+    let from = |id: &str, sender: &str, conversation: &str, at: u64| ItemSummary {
+        from_email: Some(sender.into()),
+        conversation_id: Some(conversation.into()),
+        ..item(id, id, Some(at))
+    };
+    let mut items = vec![
+        from("a", "zed@contoso.com", "c1", 100),
+        from("b", "amy@contoso.com", "c2", 100),
+        from("c", "amy@contoso.com", "c1", 100),
+        from("d", "bob@contoso.com", "c1", 300),
+        from("e", "zed@contoso.com", "c1", 50),
+    ];
+    for _ in 0..items.len() {
+        items.rotate_left(1);
+        let order: Vec<(String, String)> = group(items.clone(), None).conversations.into_iter().map(|c| (c.from_email, c.conversation_id)).collect();
+        let want = [("bob@contoso.com", "c1"), ("amy@contoso.com", "c1"), ("amy@contoso.com", "c2"), ("zed@contoso.com", "c1")];
+        assert_eq!(order, want.map(|(a, b)| (a.to_string(), b.to_string())), "items in order {:?}", items.iter().map(|i| &i.item_id).collect::<Vec<_>>());
+    }
 }
 
 /// The module's impersonated send against the local server's impersonation model: the service

@@ -137,7 +137,7 @@ async fn call<T: Transport>(t: &T, env: Envelope) -> Result<ItemsReply> {
 /// [`Error::Ews`].
 pub async fn check_missed<T: Transport>(t: &T, header: &Header<'_>, since: Option<u64>) -> Result<MissedReport> {
     let mut ids = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = std::collections::HashSet::new();
     for folder in MISSED_FOLDERS {
         let mut offset = 0;
         for _ in 0..MAX_PAGES {

@@ -9,19 +9,34 @@ use crate::mailbox::Request;
 use crate::transport::TransportReply;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 #[derive(Serialize)]
 struct BatchRequest<'a> {
     id: String,
     method: &'a str,
     url: &'a str,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    headers: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Headers::is_empty")]
+    headers: Headers<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<&'a RawValue>,
     #[serde(rename = "dependsOn", skip_serializing_if = "Option::is_none")]
     depends_on: Option<[String; 1]>,
+}
+
+/// A request's headers as a JSON object, in the request's order.
+struct Headers<'a>(&'a [(&'static str, String)]);
+
+impl Headers<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Headers<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (*k, v.as_str())))
+    }
 }
 
 #[derive(Serialize)]
@@ -53,7 +68,7 @@ pub fn batch_request_linked(requests: &[Request], after_previous: &[bool]) -> Re
         });
     }
     for (i, (r, body)) in requests.iter().zip(bodies).enumerate() {
-        let headers = r.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let headers = Headers(&r.headers);
         let depends_on = (i > 0 && after_previous.get(i).copied().unwrap_or(false)).then(|| [(i - 1).to_string()]);
         items.push(BatchRequest { id: i.to_string(), method: r.method, url: &r.path, headers, body, depends_on });
     }
@@ -72,7 +87,7 @@ struct BatchResponse<'a> {
     id: String,
     status: u16,
     #[serde(default)]
-    headers: BTreeMap<String, String>,
+    headers: HashMap<String, String>,
     #[serde(default, borrow)]
     body: Option<&'a RawValue>,
 }

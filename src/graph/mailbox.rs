@@ -13,7 +13,7 @@ use crate::mailbox::{BatchItem, BatchShape, Mailbox, Outcome, Request};
 use crate::message::{MissedInput, OfflineMessage};
 use crate::missed::{group, MissedReport};
 use crate::transport::{Transport, TransportError, TransportReply};
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 
 /// Most list pages read in one `checkMissed` (100 items each), over all four listings.
 pub const MAX_PAGES: usize = 200;
@@ -150,7 +150,7 @@ impl Mailbox for GraphMailbox {
     async fn check_missed<T: Transport>(&self, t: &T, since: Option<u64>) -> Result<MissedReport> {
         let user = self.user_path();
         let mut pending: Vec<Request> = MISSED_FOLDERS.iter().flat_map(|f| MISSED_CLASSES.iter().map(|c| list_missed_request(&user, f, c))).collect();
-        let (mut items, mut seen, mut pages) = (Vec::new(), BTreeSet::new(), 0);
+        let (mut items, mut seen, mut pages) = (Vec::new(), HashSet::new(), 0);
         while !pending.is_empty() && pages < MAX_PAGES {
             let chunk: Vec<Request> = pending.drain(..pending.len().min(MAX_CONCURRENT)).collect();
             pages += chunk.len();

@@ -40,10 +40,9 @@ pub(crate) fn outcome_to_js(outcome: &ews::EwsOutcome) -> Result<JsValue, JsValu
 /// The serde name of a unit enum variant (`"queued"`): the same spelling as the serialized
 /// types, from the derive itself.
 fn variant_name<T: Serialize>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(name)) => name,
-        _ => String::new(),
-    }
+    // serde_json text of a unit variant is the quoted name; no serde_json::Value (and its map).
+    let text = serde_json::to_string(value).unwrap_or_default();
+    text.trim_matches('"').to_string()
 }
 
 /// Makes `SendReceipt`s as JS objects (every `send` resolves one, 1000 at a time in a burst).
