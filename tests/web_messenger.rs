@@ -305,20 +305,51 @@ async fn impersonation_sends_x_anchor_mailbox() {
     }
 }
 
+/// A listener that counts its calls in `counter.n`.
+fn counting(counter: &JsValue) -> Function {
+    Function::new_with_args("c", "return () => { c.n = (c.n || 0) + 1; }").call1(&JsValue::NULL, counter).unwrap().unchecked_into()
+}
+
+/// addEventListener takes EventTarget's options: `once` hears one event, an aborted `signal`
+/// removes the listener, and a `signal` that is not an AbortSignal is refused.
+#[wasm_bindgen_test]
+async fn listener_options_once_and_signal() {
+    let (im, rec) = open_listening(config(&unique_db("listener-options"), &fake_ews("ok"), "")).await;
+    let (once, until) = (js_sys::Object::new(), js_sys::Object::new());
+    let controller = Function::new_no_args("return new AbortController()").call0(&JsValue::NULL).unwrap();
+    let options = |key: &str, value: &JsValue| {
+        let o = js_sys::Object::new();
+        Reflect::set(&o, &key.into(), value).unwrap();
+        Some(o.into())
+    };
+    im.add_event_listener("delivered", &counting(&once), options("once", &JsValue::TRUE)).unwrap();
+    im.add_event_listener("delivered", &counting(&until), options("signal", &get(&controller, "signal"))).unwrap();
+    send(&im, &offline_to("m1", "c1", "one")).await.unwrap();
+    wait(&rec, "delivered", "m1", 3000).await;
+    assert_eq!((get(&once, "n").as_f64(), get(&until, "n").as_f64()), (Some(1.0), Some(1.0)));
+    Function::new_with_args("c", "c.abort()").call1(&JsValue::NULL, &controller).unwrap();
+    send(&im, &offline_to("m2", "c1", "two")).await.unwrap();
+    wait(&rec, "delivered", "m2", 3000).await;
+    assert_eq!((get(&once, "n").as_f64(), get(&until, "n").as_f64()), (Some(1.0), Some(1.0)), "once heard one event; the aborted signal removed its listener");
+    let e = im.add_event_listener("delivered", &counting(&once), options("signal", &"not a signal".into())).unwrap_err();
+    assert_eq!(get(&e, "name").as_string().as_deref(), Some("TypeError"), "EventTarget's own error");
+    im.close();
+}
+
 /// Event names are checked: a misspelt one would otherwise never fire, silently.
 #[wasm_bindgen_test]
 async fn unknown_event_names_and_non_function_listeners_are_refused() {
     let im = open(config(&unique_db("events"), &fake_ews("ok"), "")).await;
     let listener = js_sys::Function::new_no_args("");
-    let e = im.add_event_listener("deliverd", &listener).unwrap_err();
+    let e = im.add_event_listener("deliverd", &listener, None).unwrap_err();
     assert_eq!((code(&e), get(&e, "field").as_string().as_deref()), ("InvalidInput".to_string(), Some("kind")));
     assert!(get(&e, "message").as_string().unwrap().contains("queued, sending, delivered, retrying, failed, authrequired, error"));
-    let e = im.add_event_listener("delivered", JsValue::from_str("not a function").unchecked_ref()).unwrap_err();
+    let e = im.add_event_listener("delivered", JsValue::from_str("not a function").unchecked_ref(), None).unwrap_err();
     assert_eq!(get(&e, "field").as_string().as_deref(), Some("listener"));
-    assert_eq!(code(&im.remove_event_listener("Delivered", &listener).unwrap_err()), "InvalidInput");
+    assert_eq!(code(&im.remove_event_listener("Delivered", &listener, None).unwrap_err()), "InvalidInput");
     for kind in ["queued", "sending", "delivered", "retrying", "failed", "authrequired", "error"] {
-        im.add_event_listener(kind, &listener).unwrap();
-        im.remove_event_listener(kind, &listener).unwrap();
+        im.add_event_listener(kind, &listener, None).unwrap();
+        im.remove_event_listener(kind, &listener, None).unwrap();
     }
     im.close();
 }

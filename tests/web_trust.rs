@@ -294,7 +294,7 @@ async fn a_deleted_database_is_reported_and_replaced() {
     let db = unique_db("deleted");
     let ews = fake_ews("down");
     let (im, rec) = open_listening(config(&db, &ews, r#", "retryIntervalMs": 60000"#)).await;
-    im.add_event_listener("error", get(&rec, "listener").unchecked_ref()).unwrap();
+    im.add_event_listener("error", get(&rec, "listener").unchecked_ref(), None).unwrap();
     send(&im, &offline_to("d1", "c1", "x")).await.unwrap();
     send(&im, &offline_to("d2", "c2", "x")).await.unwrap();
     wait(&rec, "retrying", "d2", 5000).await;

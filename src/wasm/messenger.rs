@@ -46,6 +46,16 @@ extern "C" {
     fn random_uuid() -> Result<String, JsValue>;
 }
 
+#[wasm_bindgen(module = "/src/wasm/shell.js")]
+extern "C" {
+    /// `target.addEventListener(kind, listener, options)`: EventTarget's options as given.
+    #[wasm_bindgen(catch)]
+    fn listen(target: &EventTarget, kind: &str, listener: &Function, options: &JsValue) -> Result<(), JsValue>;
+    /// `target.removeEventListener(kind, listener, options)`.
+    #[wasm_bindgen(catch)]
+    fn unlisten(target: &EventTarget, kind: &str, listener: &Function, options: &JsValue) -> Result<(), JsValue>;
+}
+
 struct Inner {
     spool: Spool<IdbStore, Backend>,
     config: Resolved,
@@ -239,11 +249,12 @@ export interface OfflineMessenger {
    * Listens for one of the events of `OfflineMessengerEventMap`; the listener gets that event's
    * `CustomEvent` with its `detail`. Throws `OfflineImError` `InvalidInput` for another name
    * (`field` "kind"), so a misspelt event is never silently not dispatched, or when the listener
-   * is not a function (`field` "listener").
+   * is not a function (`field` "listener"). `options` as EventTarget's: `{ once: true }` hears
+   * one event; `{ signal }` removes the listener when the signal aborts.
    */
-  addEventListener<K extends keyof OfflineMessengerEventMap>(kind: K, listener: (event: OfflineMessengerEventMap[K]) => void): void;
+  addEventListener<K extends keyof OfflineMessengerEventMap>(kind: K, listener: (event: OfflineMessengerEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   /** Stops a listener added with `addEventListener`; throws as it does. */
-  removeEventListener<K extends keyof OfflineMessengerEventMap>(kind: K, listener: (event: OfflineMessengerEventMap[K]) => void): void;
+  removeEventListener<K extends keyof OfflineMessengerEventMap>(kind: K, listener: (event: OfflineMessengerEventMap[K]) => void, options?: boolean | EventListenerOptions): void;
 }
 "#;
 
@@ -268,7 +279,7 @@ impl OfflineMessenger {
     /// Opens the spool (IndexedDB `dbName`), validates `config`, and starts processing what is
     /// due. Throws `OfflineImError`: `InvalidConfig`, `InvalidAddress`, `PolicyScriptError`,
     /// `InvalidPolicy`, `DatabaseBlocked`, `StorageError`.
-    pub async fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig & { transport?: (request: EwsRequest) => Promise<EwsReply | Response>; getAccessToken?: () => Promise<string> }")] config: JsValue) -> Result<OfflineMessenger, JsValue> {
+    pub async fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig")] config: JsValue) -> Result<OfflineMessenger, JsValue> {
         if !config.is_object() {
             return Err(super::error::at_path("InvalidConfig", "config", "", "must be an object"));
         }
@@ -532,21 +543,25 @@ impl OfflineMessenger {
     /// `InvalidInput` (`kind`) for any other name, so a misspelt event is not silently never
     /// dispatched, and (`listener`) when the listener is not a function.
     /// (Typed in TypeScript by the `OfflineMessenger` interface above, generic over the event name.)
+    /// `options` are EventTarget's (`once`, `signal`, `capture`, `passive`, or a boolean for
+    /// `capture`; MDN, EventTarget.addEventListener), passed through: `{ once: true }` hears one
+    /// event, an aborted `signal` removes the listener. `None`/`undefined`: none.
     #[wasm_bindgen(js_name = addEventListener, skip_typescript)]
-    pub fn add_event_listener(&self, kind: &str, listener: &Function) -> Result<(), JsValue> {
+    pub fn add_event_listener(&self, kind: &str, listener: &Function, options: Option<JsValue>) -> Result<(), JsValue> {
         check_listener(kind, listener)?;
         let mut subscribed = self.inner.subscribed.borrow_mut();
         if !subscribed.iter().any(|n| n == kind) {
             subscribed.push(kind.to_string());
         }
         drop(subscribed);
-        self.inner.events.add_event_listener_with_callback(kind, listener)
+        listen(&self.inner.events, kind, listener, &options.unwrap_or(JsValue::UNDEFINED))
     }
 
-    /// Stops a listener added with `addEventListener`. Throws `InvalidInput` as it does.
+    /// Stops a listener added with `addEventListener` (with the same `capture`, as EventTarget
+    /// matches listeners). Throws `InvalidInput` as it does.
     #[wasm_bindgen(js_name = removeEventListener, skip_typescript)]
-    pub fn remove_event_listener(&self, kind: &str, listener: &Function) -> Result<(), JsValue> {
+    pub fn remove_event_listener(&self, kind: &str, listener: &Function, options: Option<JsValue>) -> Result<(), JsValue> {
         check_listener(kind, listener)?;
-        self.inner.events.remove_event_listener_with_callback(kind, listener)
+        unlisten(&self.inner.events, kind, listener, &options.unwrap_or(JsValue::UNDEFINED))
     }
 }

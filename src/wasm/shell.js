@@ -135,3 +135,12 @@ export function wellFormedJson(value) {
 export function isOfflineImError(value) {
   return value instanceof Error && value.name === "OfflineImError" && typeof value.code === "string";
 }
+// ---- messenger (src/wasm/messenger.rs) ----
+// addEventListener's options as EventTarget takes them (`once`, `signal`, `capture`, `passive`,
+// or a boolean for `capture`), passed through unchanged; a bad `signal` throws EventTarget's TypeError.
+export function listen(target, kind, listener, options) {
+  target.addEventListener(kind, listener, options);
+}
+export function unlisten(target, kind, listener, options) {
+  target.removeEventListener(kind, listener, options);
+}

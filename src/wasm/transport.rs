@@ -40,6 +40,23 @@ export interface EwsRequest {
  * "no reply" (retried). Any other shape fails the message with code `TransportContract`.
  */
 export interface EwsReply { status: number | string; body: string | Uint8Array | ArrayBuffer; headers?: Record<string, string>; }
+/**
+ * The two functions `OfflineMessenger.open` reads besides the JSON fields above (this declaration
+ * merges into the generated `MessengerConfig`, so one type describes everything `open` accepts).
+ */
+export interface MessengerConfig {
+  /**
+   * Sends one request instead of `fetch` (a proxy, a test double, a native bridge): resolve the
+   * reply, reject or resolve status 0 for "no reply". Bounded by `requestTimeoutMs`.
+   */
+  transport?: (request: EwsRequest) => Promise<EwsReply | Response>;
+  /**
+   * The OAuth access token for `Authorization: Bearer` (Graph; EWS with OAuth). Once given, it
+   * must resolve a non-empty token within `tokenTimeoutMs`: anything else is `authrequired`, and
+   * nothing is sent. Never stored or logged.
+   */
+  getAccessToken?: () => Promise<string>;
+}
 "#;
 
 #[wasm_bindgen(module = "/src/wasm/shell.js")]

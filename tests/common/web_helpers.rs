@@ -168,7 +168,7 @@ pub async fn open_listening(config: JsValue) -> (OfflineMessenger, JsValue) {
 
 pub fn listen(im: &OfflineMessenger, rec: &JsValue) {
     for kind in ["queued", "sending", "delivered", "retrying", "failed", "authrequired"] {
-        im.add_event_listener(kind, get(rec, "listener").unchecked_ref::<Function>()).unwrap();
+        im.add_event_listener(kind, get(rec, "listener").unchecked_ref::<Function>(), None).unwrap();
     }
 }
 

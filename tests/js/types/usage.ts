@@ -1,7 +1,17 @@
 // How a TypeScript chat app uses the package's declarations. Compiled with --strict by
 // types.test.mjs; every @ts-expect-error line must be an error, or tsc fails (TS2578).
 import init, { OfflineMessenger, buildOfflineMessageEnvelope, isOfflineImError } from "../../../pkg/offline_im.js";
-import type { OfflineImErrorCode } from "../../../pkg/offline_im.js";
+import type { MessengerConfig, OfflineImErrorCode } from "../../../pkg/offline_im.js";
+
+// MessengerConfig describes everything open() accepts, the two functions included.
+export const viaProxy: MessengerConfig = {
+  ewsUrl: "/EWS/Exchange.asmx",
+  sender: { emailAddress: "tony@contoso.com" },
+  transport: async (request) => ({ status: 200, body: request.url }),
+  getAccessToken: async () => "token",
+};
+// @ts-expect-error: getAccessToken is a function resolving the token, not the token
+export const tokenNotFunction: MessengerConfig = { sender: { emailAddress: "tony@contoso.com" }, getAccessToken: "token" };
 
 export async function app(token: () => Promise<string>) {
   await init();
@@ -21,6 +31,13 @@ export async function app(token: () => Promise<string>) {
   im.addEventListener("retrying", (e) => e.detail.permanent);
   // @ts-expect-error: a listener, not a string
   im.addEventListener("queued", "not a function");
+  // EventTarget's listener options: hear one event, or until a signal aborts.
+  const stop = new AbortController();
+  const first = (e: CustomEvent<{ record: { id: string } }>) => e.detail.record.id;
+  im.addEventListener("delivered", first, { once: true, signal: stop.signal });
+  im.removeEventListener("delivered", first, { capture: false });
+  // @ts-expect-error: `once` is a boolean
+  im.addEventListener("delivered", first, { once: "yes" });
   const report = await im.checkMissed();
   const n: number = report.total;
   // `options` may be omitted (README's stateless-functions example calls it so; TS2554 before).
