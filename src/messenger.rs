@@ -293,15 +293,16 @@ pub struct SendInput {
 /// What `send` does with one message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Plan {
-    /// Not sent (`decision.reasons` say why) or delivered live by the app itself.
-    NotQueued(PolicyDecision),
+    /// Not sent (`decision.reasons` say why) or delivered live by the app itself; with the
+    /// message's id (the input's, or a new one), so the app can key its conversation by it.
+    NotQueued(PolicyDecision, String),
     /// Goes to the spool.
     Queue(PolicyDecision, NewMessage),
 }
 
 /// Evaluates policy for `input` and, for mailbox delivery, prepares the spool message.
-/// `new_id` makes the message id when `input.id` is absent; it is called only then, and only
-/// for a message that is queued (a live or blocked send needs no id).
+/// `new_id` makes the message id when `input.id` is absent (it is called only then, after the
+/// input was found valid); every plan carries the id, queued or not.
 pub fn plan_send(config: &Resolved, input: SendInput, new_id: impl FnOnce() -> String) -> Result<Plan> {
     let to_email = address::validate("to.emailAddress", &input.to.email_address)?;
     let recipient = RecipientContext {
@@ -311,12 +312,13 @@ pub fn plan_send(config: &Resolved, input: SendInput, new_id: impl FnOnce() -> S
         presence: input.to.presence,
     };
     let decision = evaluate_parts(&config.policy, &config.sender, &recipient, &config.organization_domains)?;
+    let id = input.id.filter(|i| !i.is_empty()).unwrap_or_else(new_id);
     if decision.delivery != Delivery::Mailbox {
-        return Ok(Plan::NotQueued(decision));
+        return Ok(Plan::NotQueued(decision, id));
     }
     let item_class = decision.item_class.clone().unwrap_or_default();
     let message = NewMessage {
-        id: input.id.filter(|i| !i.is_empty()).unwrap_or_else(new_id),
+        id,
         conversation_id: input.conversation_id,
         to: MailboxAddress { email_address: recipient.email_address.unwrap_or_default(), display_name: recipient.display_name },
         to_sip_address: recipient.sip_address,
@@ -351,6 +353,9 @@ pub enum ReceiptState {
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct SendReceipt {
+    /// The message's id: the input's `id`, or one made for it (a UUID), in every state. A queued
+    /// message keeps it in the spool (a repeat is recognised by it); a live or blocked one has it
+    /// so that the app can key its conversation view by it.
     pub id: String,
     pub state: ReceiptState,
     pub decision: PolicyDecision,

@@ -124,29 +124,36 @@ fn plan_send_queues_offline_and_not_live_or_blocked() {
         Plan::Queue(_, m) => assert_eq!(m.item_class, "IPM.Note"),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(plan_send(&c, input("available", "ana@contoso.com"), || "x".into()).unwrap(), Plan::NotQueued(d) if d.delivery == Delivery::Live));
+    assert!(matches!(plan_send(&c, input("available", "ana@contoso.com"), || "x".into()).unwrap(), Plan::NotQueued(d, id) if d.delivery == Delivery::Live && id == "x"));
     let mut v = base();
     v["policy"] = json!("Set-CsClientPolicy -EnableIMAutoArchiving $False");
     let blocked = config(v).unwrap();
-    assert!(matches!(plan_send(&blocked, input("offline", "ana@contoso.com"), || "x".into()).unwrap(), Plan::NotQueued(d) if d.reasons.contains(&Reason::AutoArchivingDisabled)));
+    assert!(matches!(plan_send(&blocked, input("offline", "ana@contoso.com"), || "x".into()).unwrap(), Plan::NotQueued(d, id) if d.reasons.contains(&Reason::AutoArchivingDisabled) && id == "x"));
     assert_eq!(plan_send(&c, input("offline", "ana"), || "x".into()).unwrap_err().code(), "InvalidAddress");
 }
 
+/// Every send has an id (a chat UI keys its bubbles by it, live and blocked ones too); one is
+/// made only when the input has none.
 #[test]
-fn plan_send_makes_an_id_only_for_a_queued_message_without_one() {
+fn plan_send_makes_an_id_only_when_the_input_has_none() {
     let c = config(base()).unwrap();
     let calls = std::cell::Cell::new(0);
     let new_id = || {
         calls.set(calls.get() + 1);
-        "gen".to_string()
+        format!("gen-{}", calls.get())
     };
-    plan_send(&c, input("available", "ana@contoso.com"), new_id).unwrap();
+    let Plan::NotQueued(_, id) = plan_send(&c, input("available", "ana@contoso.com"), new_id).unwrap() else { panic!("queued") };
+    assert_eq!((id.as_str(), calls.get()), ("gen-1", 1), "a live message gets an id too");
     let mut with_id = input("offline", "ana@contoso.com");
     with_id.id = Some("app-1".into());
     let Plan::Queue(_, m) = plan_send(&c, with_id, new_id).unwrap() else { panic!("not queued") };
-    assert_eq!((m.id.as_str(), calls.get()), ("app-1", 0));
+    assert_eq!((m.id.as_str(), calls.get()), ("app-1", 1), "the input's id, none made");
     let Plan::Queue(_, m) = plan_send(&c, input("offline", "ana@contoso.com"), new_id).unwrap() else { panic!("not queued") };
-    assert_eq!((m.id.as_str(), calls.get()), ("gen", 1));
+    assert_eq!((m.id.as_str(), calls.get()), ("gen-2", 2));
+    let mut live_with_id = input("available", "ana@contoso.com");
+    live_with_id.id = Some("app-2".into());
+    let Plan::NotQueued(_, id) = plan_send(&c, live_with_id, new_id).unwrap() else { panic!("queued") };
+    assert_eq!((id.as_str(), calls.get()), ("app-2", 2));
 }
 
 #[test]

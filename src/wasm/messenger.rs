@@ -360,8 +360,8 @@ impl OfflineMessenger {
             let (input, replaced): (SendInput, u32) = from_js_counted("input", input)?;
             let plan = plan_send(&inner.config, input, random_id).map_err(|e| error_to_js(&e))?;
             let receipt = match plan {
-                Plan::NotQueued(decision) => SendReceipt {
-                    id: String::new(),
+                Plan::NotQueued(decision, id) => SendReceipt {
+                    id,
                     state: if decision.delivery == crate::policy::Delivery::Blocked { ReceiptState::Blocked } else { ReceiptState::Live },
                     decision,
                     duplicate: false,
