@@ -76,6 +76,14 @@ extern "C" {
     /// Deletes the version 1 record `id` in one strict transaction; resolves to whether it existed.
     #[wasm_bindgen(js_name = legacyDelete, catch)]
     fn legacy_delete(db: &IdbDatabase, id: &str) -> std::result::Result<Promise, JsValue>;
+    /// Gets every id at once; resolves with the JSON text of the values (null where absent).
+    #[wasm_bindgen(js_name = getManyJson)]
+    fn get_many_json(store: &IdbObjectStore, ids: &Array) -> Promise;
+    /// Puts every record of the JSON array (requests of the store's transaction).
+    #[wasm_bindgen(js_name = putAllJson, catch)]
+    fn put_all_json(store: &IdbObjectStore, json: &str) -> std::result::Result<(), JsValue>;
+    #[wasm_bindgen(js_name = arrayJson, catch)]
+    fn array_json(values: &Array) -> std::result::Result<String, JsValue>;
 }
 
 /// A JS promise, bounded by [`STORAGE_TIMEOUT_MS`], with failures as typed errors.
@@ -101,9 +109,13 @@ fn to_js(record: &SpoolRecord) -> Result<JsValue> {
     super::json_value(record)
 }
 
+/// The error for a stored record that is not a spool record (`DataError`).
+fn unreadable(why: String) -> Error {
+    Error::Storage { name: "DataError".into(), message: ["unreadable spool record: ", &why].concat() }
+}
+
 /// A stored object as a record (version 1 records read with an empty `sender`).
 pub fn from_js(value: JsValue) -> Result<SpoolRecord> {
-    let unreadable = |why: String| Error::Storage { name: "DataError".into(), message: ["unreadable spool record: ", &why].concat() };
     let text = super::stringify(&value).ok_or_else(|| unreadable("not JSON".into()))?;
     serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))
 }
@@ -308,20 +320,18 @@ impl SpoolStore for IdbStore {
         let (tx, store) = self.tx(STORE, true).await?;
         let done = transaction_promise(&tx);
         let apply = async {
-            // Every read is issued at once; the transaction stays active while any is pending.
-            let reads = ids.iter().map(|id| store.get(&JsValue::from_str(id)).map_err(|e| storage_error(&e))).collect::<Result<Vec<_>>>()?;
+            // Every read is issued at once and answered as one JSON array; the puts are issued
+            // in the same task, while the transaction is still active, as one JSON array too.
+            let keys: Array = ids.iter().map(|id| JsValue::from_str(id)).collect();
+            let text = settle(get_many_json(&store, &keys)).await?.as_string().unwrap_or_default();
+            let current: Vec<Option<SpoolRecord>> = serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))?;
             let mut written = Vec::with_capacity(ids.len());
-            for (i, read) in reads.iter().enumerate() {
-                let current = request(read).await?;
-                let mut next = None;
-                if !current.is_undefined() {
-                    let mut record = from_js(current)?;
-                    if change(i, &mut record) {
-                        store.put(&to_js(&record)?).map_err(|e| storage_error(&e))?;
-                        next = Some(record);
-                    }
-                }
-                written.push(next);
+            for (i, record) in current.into_iter().enumerate() {
+                written.push(record.and_then(|mut r| change(i, &mut r).then_some(r)));
+            }
+            let changed: Vec<&SpoolRecord> = written.iter().flatten().collect();
+            if !changed.is_empty() {
+                put_all_json(&store, &super::json_text(&changed)?).map_err(|e| storage_error(&e))?;
             }
             Ok(written)
         };
@@ -352,6 +362,8 @@ impl SpoolStore for IdbStore {
         let (_tx, store) = self.tx(STORE, false).await?;
         let index = store.index("sender").map_err(|e| storage_error(&e))?;
         let values: Array = request(&index.get_all_with_key(&JsValue::from_str(sender)).map_err(|e| storage_error(&e))?).await?.unchecked_into();
-        values.iter().map(from_js).collect()
+        // One stringify for the lot (a pass lists every record of the sender).
+        let text = array_json(&values).map_err(|_| unreadable("not JSON".into()))?;
+        serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))
     }
 }
