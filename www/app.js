@@ -105,13 +105,13 @@ function renderBubble(m) {
   why.replaceChildren(...(m.state === "blocked" ? m.decision.reasons.filter((r) => r !== "ClientNotReported").map((r) => el("li", {}, el("code", { textContent: r }), " ", reasonText(r, peerName(m.to)))) : []));
   const actions = li.querySelector(".actions");
   actions.replaceChildren(...(m.state === "failed" ? [
-    el("button", { type: "button", textContent: "Retry", onclick: () => act(m, () => im.retry(m.id)) }),
-    el("button", { type: "button", textContent: "Discard", onclick: () => act(m, async () => { await im.discard(m.id); li.remove(); messages.delete(m.id); renderEmpty(); }) }),
+    el("button", { type: "button", textContent: "Retry", onclick: () => act(() => im.retry(m.id)) }),
+    el("button", { type: "button", textContent: "Discard", onclick: () => act(async () => { await im.discard(m.id); li.remove(); messages.delete(m.id); renderEmpty(); }) }),
   ] : []));
   renderEmpty();
 }
 
-async function act(m, f) {
+async function act(f) {
   try {
     await f();
   } catch (e) {
@@ -197,7 +197,7 @@ function renderSpool() {
     });
     const actions = el("td", { className: "row-actions" });
     for (const [label, fn] of [["retry", () => im.retry(r.id)], ["discard", () => im.discard(r.id)]]) {
-      actions.append(el("button", { type: "button", textContent: label, onclick: () => act(null, fn) }));
+      actions.append(el("button", { type: "button", textContent: label, onclick: () => act(fn) }));
     }
     tr.append(actions);
     body.append(tr);

@@ -82,8 +82,6 @@ extern "C" {
     /// Puts every record of the JSON array (requests of the store's transaction).
     #[wasm_bindgen(js_name = putAllJson, catch)]
     fn put_all_json(store: &IdbObjectStore, json: &str) -> std::result::Result<(), JsValue>;
-    #[wasm_bindgen(js_name = arrayJson, catch)]
-    fn array_json(values: &Array) -> std::result::Result<String, JsValue>;
 }
 
 /// A JS promise, bounded by [`STORAGE_TIMEOUT_MS`], with failures as typed errors.
@@ -363,7 +361,7 @@ impl SpoolStore for IdbStore {
         let index = store.index("sender").map_err(|e| storage_error(&e))?;
         let values: Array = request(&index.get_all_with_key(&JsValue::from_str(sender)).map_err(|e| storage_error(&e))?).await?.unchecked_into();
         // One stringify for the lot (a pass lists every record of the sender).
-        let text = array_json(&values).map_err(|_| unreadable("not JSON".into()))?;
+        let text = super::stringify(&values).ok_or_else(|| unreadable("not JSON".into()))?;
         serde_json::from_str(&text).map_err(|e| unreadable(e.to_string()))
     }
 }

@@ -109,10 +109,6 @@ export function getManyJson(store, ids) {
 export function putAllJson(store, json) {
   for (const record of JSON.parse(json)) store.put(record);
 }
-// The JSON text of an array of stored values (a getAll result).
-export function arrayJson(values) {
-  return JSON.stringify(values);
-}
 // ---- objects (src/wasm/objects.rs) ----
 export function envelopeObject(xml, soapAction, replacedCharacters, anchorMailbox) {
   return anchorMailbox === undefined ? { xml, soapAction, replacedCharacters } : { xml, soapAction, replacedCharacters, anchorMailbox };
