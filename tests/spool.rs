@@ -429,6 +429,11 @@ fn memory_batches_settle_item_by_item() {
 }
 
 #[test]
+fn memory_waves_overlap() {
+    block_on(waves_overlap(MemoryStore::default()));
+}
+
+#[test]
 fn memory_a_conversation_is_never_twice_in_one_ews_request() {
     block_on(a_conversation_is_never_twice_in_one_ews_request(MemoryStore::default()));
 }

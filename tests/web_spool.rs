@@ -332,6 +332,11 @@ async fn idb_batches_settle_item_by_item() {
 }
 
 #[wasm_bindgen_test]
+async fn idb_waves_overlap() {
+    waves_overlap(fresh("waves").await).await;
+}
+
+#[wasm_bindgen_test]
 async fn idb_a_conversation_is_never_twice_in_one_ews_request() {
     a_conversation_is_never_twice_in_one_ews_request(fresh("batch-order").await).await;
 }

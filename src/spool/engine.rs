@@ -2,15 +2,14 @@
 //! and settles them. Generic over the store, the transport and the clock so that it runs natively
 //! with a fake clock and in the browser with IndexedDB, fetch and `Date.now()`.
 
-use super::machine::{self, Outcome, Settled};
+use super::machine::{self, Settled};
 use super::record::{normalize_sender, SpoolRecord, State, RECORD_VERSION};
 use super::schedule::{due_chains, RetryPolicy};
 use super::store::SpoolStore;
 use crate::transport::Transport;
 use crate::error::{Error, Result};
-use crate::mailbox::{BatchItem, BatchShape, Mailbox, Request};
+use crate::mailbox::{Mailbox, Request};
 use crate::message::{MailboxAddress, OfflineMessage};
-use futures_util::future::join_all;
 use serde::Serialize;
 use std::cell::Cell;
 
@@ -92,12 +91,12 @@ pub struct Spool<S, M> {
     pub config: SpoolConfig<M>,
     /// Set when an attempt in the current round needed credentials: the round starts no more
     /// attempts (they would all fail the same way).
-    halted: Cell<bool>,
+    pub(super) halted: Cell<bool>,
     /// Requests in flight allowed in this round (starts at `config.concurrency`).
-    limit: Cell<usize>,
+    pub(super) limit: Cell<usize>,
     /// Set when the server reported its concurrency limit in this pass: the pass starts no more
     /// attempts, and the next one runs at the lowered `limit`.
-    throttled: Cell<bool>,
+    pub(super) throttled: Cell<bool>,
     /// Set by [`Spool::request_flush`]: the next pass treats every queued message as due.
     force: Cell<bool>,
 }
@@ -299,12 +298,13 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
     /// Sends everything due until nothing is due. Each pass reads the store once
     /// ([`due_chains`]) and goes in rounds: every conversation still going gives its next
     /// message (on a back end whose [`BatchShape`] is `chained`, its share of a request: all of
-    /// it for one conversation alone), and these are packed into delivery requests ([`pack`]) sent with at most
+    /// it for one conversation alone), and these are packed into delivery requests ([`pack`](super::pack)) sent with at most
     /// `concurrency` in flight (lanes, where they run in parallel). A conversation goes on to the
     /// next round only when all it sent ended delivered or failed, so order is kept and a failed
     /// message does not hold up the next. Requests go in waves of as many as may be in flight;
-    /// a wave's messages are claimed in one store transaction and settled in one. Returns the
-    /// number of attempts made.
+    /// a wave's messages are claimed in one store transaction and settled in one, and a wave is
+    /// sent while the one before it is settled and the one after it claimed (wave.rs). Returns
+    /// the number of attempts made.
     pub async fn process_due<T: Transport, C: Clock>(&self, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
         let mut made = 0;
         self.halted.set(false);
@@ -332,16 +332,11 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
                 // conversation alone fills a chained request; thirty give one message each).
                 let take = if shape.chained { (shape.items / chains.len()).max(1) } else { 1 };
                 let segments: Vec<Vec<String>> = chains.iter_mut().map(|c| (0..take).map_while(|_| c.pop()).collect()).collect();
-                let (requests, in_flight) = pack(&segments, &shape, self.limit.get());
-                let mut goes_on = vec![false; chains.len()];
-                // Waves of `in_flight` requests: each claimed in one transaction and settled in one.
-                for wave in requests.chunks(in_flight) {
-                    let sent = self.send_wave(wave, &segments, force, transport, clock, emit).await?;
-                    attempted += sent.attempts;
-                    for (chain, ok) in sent.chains {
-                        goes_on[chain] = ok;
-                    }
-                }
+                // Requests in waves of as many as may be in flight: each claimed in one
+                // transaction and settled in one, overlapping with the waves beside it (wave.rs).
+                let sent = self.run_waves(&segments, force, transport, clock, emit).await?;
+                attempted += sent.attempts;
+                let goes_on = sent.goes_on;
                 let mut i = 0;
                 chains.retain(|c| {
                     i += 1;
@@ -356,189 +351,4 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
             made += attempted;
         }
     }
-
-    /// Claims, sends and settles one wave of delivery requests: each request a list of lanes of
-    /// chain indexes into `segments` (see [`pack`]). The wave's messages are claimed in one
-    /// store transaction, its requests go out at once, and all are settled in one transaction:
-    /// two transactions per wave, however many messages. A lane is claimed only up to its first
-    /// message that is not claimable now (not due, or another instance holds it). `force`: a
-    /// queued message is due now (flush).
-    async fn send_wave<T: Transport, C: Clock>(&self, requests: &[Vec<Vec<usize>>], segments: &[Vec<String>], force: bool, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Sent> {
-        let policy = self.config.retry;
-        let (owner, sender) = (self.config.owner.as_str(), self.config.sender.as_str());
-        let mut sent = Sent { attempts: 0, chains: Vec::new() };
-        if self.halted.get() || self.throttled.get() {
-            // A wave not yet started when the round halted or was throttled starts nothing.
-            return Ok(sent);
-        }
-        // Every message of the wave, flattened: its request, chain and whether it starts a lane.
-        let (mut request_of, mut chain_of, mut lane_start) = (Vec::new(), Vec::new(), Vec::new());
-        for (r, lanes) in requests.iter().enumerate() {
-            for lane in lanes {
-                for (k, &chain) in lane.iter().enumerate() {
-                    request_of.push(r);
-                    chain_of.push(chain);
-                    lane_start.push(k == 0);
-                }
-            }
-        }
-        let mut next = vec![0usize; segments.len()];
-        let ids: Vec<String> = chain_of
-            .iter()
-            .map(|&chain| {
-                next[chain] += 1;
-                segments[chain][next[chain] - 1].clone()
-            })
-            .collect();
-        sent.chains = chain_of.iter().map(|&c| (c, false)).collect();
-        sent.chains.dedup();
-        let now = clock.now_ms();
-        let mut is_claimed = vec![false; ids.len()];
-        let records = self
-            .store
-            .update_many(&ids, &mut |i, r| {
-                is_claimed[i] = (lane_start[i] || is_claimed[i - 1]) && r.sender == sender && {
-                    if force {
-                        machine::make_due_now(r, now);
-                    }
-                    machine::claim(r, sender, owner, now, &policy)
-                };
-                is_claimed[i]
-            })
-            .await?;
-        // (position in `ids`, record) of what was claimed, in order.
-        let claimed: Vec<(usize, SpoolRecord)> = records.into_iter().enumerate().filter_map(|(i, r)| Some((i, r?))).collect();
-        if claimed.is_empty() {
-            return Ok(sent);
-        }
-        for (_, r) in &claimed {
-            emit(SpoolEvent::Sending(r.clone()));
-        }
-        // One request per group of claimed messages that share a request, all at once.
-        let groups: Vec<Vec<BatchItem>> = (0..requests.len())
-            .map(|r| claimed.iter().filter(|(i, _)| request_of[*i] == r).map(|(i, rec)| BatchItem { message: message_of(rec), item_class: rec.item_class.clone(), after_previous: !lane_start[*i] }).collect())
-            .filter(|items: &Vec<BatchItem>| !items.is_empty())
-            .collect();
-        let outcomes: Vec<Option<Outcome>> = join_all(groups.iter().map(|items| self.outcomes(items, transport, clock))).await.into_iter().flatten().collect();
-        for o in outcomes.iter().flatten() {
-            if matches!(o, Outcome::AuthRequired { .. }) {
-                self.halted.set(true);
-            }
-            if self.config.mailbox.is_concurrency_limit(o) {
-                // This pass starts nothing more (the requests in flight finish); the next starts
-                // fewer at once.
-                self.limit.set((self.limit.get() / 2).max(1));
-                self.throttled.set(true);
-            }
-        }
-        sent.attempts = outcomes.iter().flatten().count();
-        let now = clock.now_ms();
-        let claimed_ids: Vec<String> = claimed.into_iter().map(|(_, r)| r.id).collect();
-        let mut settled: Vec<Option<Settled>> = vec![None; claimed_ids.len()];
-        let written = self
-            .store
-            .update_many(&claimed_ids, &mut |i, rec| {
-                let s = match &outcomes[i] {
-                    None => machine::release(rec, owner),
-                    // Only the lease holder settles, except that a delivery is recorded even after
-                    // the lease was taken over (the mail went out); never another sender's record.
-                    Some(outcome) => {
-                        let own_record = rec.sender == sender;
-                        let holds_lease = own_record && rec.lease_owner.as_deref() == Some(owner);
-                        if holds_lease || (own_record && matches!(outcome, Outcome::Delivered)) { machine::settle(rec, outcome, now, &policy) } else { None }
-                    }
-                };
-                let changed = s.is_some();
-                settled[i] = s;
-                changed
-            })
-            .await?;
-        // A chain goes on when every message of it in this wave was claimed and ended delivered
-        // or failed.
-        let mut chain_ok = vec![true; segments.len()];
-        let mut written = written.into_iter().zip(settled).zip(&outcomes);
-        for (i, &chain) in chain_of.iter().enumerate() {
-            // `written` holds the claimed messages, in order.
-            let goes_on = is_claimed[i] && written.next().is_some_and(|((record, s), outcome)| {
-                let goes_on = outcome.is_some() && matches!(s, Some(Settled::Delivered | Settled::Failed { .. }));
-                if let (Some(record), Some(s)) = (record, s) {
-                    emit(SpoolEvent::Settled(record, s));
-                }
-                goes_on
-            });
-            chain_ok[chain] &= goes_on;
-        }
-        for (chain, ok) in &mut sent.chains {
-            *ok = chain_ok[*chain];
-        }
-        Ok(sent)
-    }
-
-    /// Each item's outcome: the request built, sent and its reply read by the back end. If the
-    /// request cannot be built (the settings changed since the messages were accepted), each
-    /// message that fails the back end's checks fails permanently and the others are not
-    /// attempted.
-    async fn outcomes<T: Transport, C: Clock>(&self, items: &[BatchItem], transport: &T, clock: &C) -> Vec<Option<Outcome>> {
-        let mailbox = &self.config.mailbox;
-        match mailbox.delivery_batch(items) {
-            Ok(request) => match transport.send(&request).await {
-                Ok(reply) => mailbox.batch_outcomes(&reply, items, clock.now_ms()),
-                Err(e) => vec![Some(e.outcome()); items.len()],
-            },
-            Err(batch_error) => items
-                .iter()
-                .map(|i| {
-                    let e = if items.len() == 1 { Err(batch_error.clone()) } else { mailbox.check(&i.message, &i.item_class) };
-                    e.err().map(|e| Outcome::Failed { code: e.code().to_string(), message: e.to_string(), http_status: 0, permanent: true })
-                })
-                .collect(),
-        }
-    }
-}
-
-/// What one wave did: attempts made, and per chain in it whether the chain goes on.
-struct Sent {
-    attempts: usize,
-    chains: Vec<(usize, bool)>,
-}
-
-fn message_of(r: &SpoolRecord) -> OfflineMessage {
-    OfflineMessage { id: r.id.clone(), conversation_id: Some(r.conversation_id.clone()), to: r.to.clone(), text: r.text.clone(), subject: r.subject.clone() }
-}
-
-/// Packs a round's segments (one per conversation, its next messages in order) into requests of
-/// `shape`, and says how many to have in flight under `limit`. Each request is a list of lanes;
-/// a lane lists chain indexes, one per message (a chain's messages together, in order). A
-/// request holds at most `shape.items` messages in at most `shape.lanes` lanes (fewer lanes
-/// when lanes run in parallel and `limit` is lower); when a round has fewer messages than that
-/// many requests in flight could carry, they are spread over `limit` requests.
-pub fn pack(segments: &[Vec<String>], shape: &BatchShape, limit: usize) -> (Vec<Vec<Vec<usize>>>, usize) {
-    let limit = limit.max(1);
-    let (max_lanes, in_flight) = if shape.lanes_run_in_parallel {
-        let lanes = shape.lanes.clamp(1, limit);
-        (lanes, (limit / lanes).max(1))
-    } else {
-        (shape.lanes.max(1), limit)
-    };
-    let total: usize = segments.iter().map(Vec::len).sum();
-    let live = segments.iter().filter(|s| !s.is_empty()).count();
-    let requests = total.div_ceil(shape.items.max(1)).max(live.min(in_flight)).max(1);
-    let cap = total.div_ceil(requests).max(segments.iter().map(Vec::len).max().unwrap_or(1));
-    let mut batches: Vec<Vec<Vec<usize>>> = Vec::new();
-    let mut size = 0;
-    for (chain, seg) in segments.iter().enumerate().filter(|(_, s)| !s.is_empty()) {
-        if batches.is_empty() || size + seg.len() > cap.min(shape.items.max(1)) {
-            batches.push(Vec::new());
-            size = 0;
-        }
-        let Some(batch) = batches.last_mut() else { break };
-        let run = std::iter::repeat_n(chain, seg.len());
-        if batch.len() < max_lanes {
-            batch.push(run.collect());
-        } else if let Some(lane) = batch.iter_mut().min_by_key(|l| l.len()) {
-            lane.extend(run);
-        }
-        size += seg.len();
-    }
-    (batches, in_flight)
 }

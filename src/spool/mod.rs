@@ -6,6 +6,7 @@ pub mod machine;
 pub mod record;
 pub mod schedule;
 pub mod store;
+mod wave;
 
 pub use engine::{Clock, EventDetail, NewMessage, Spool, SpoolConfig, SpoolEvent};
 pub use machine::{Outcome, Settled};
@@ -14,3 +15,4 @@ pub use record::{normalize_sender, LastError, SpoolRecord, State};
 pub use crate::transport::{Transport, TransportError, TransportReply};
 pub use schedule::RetryPolicy;
 pub use store::{MemoryStore, SpoolStore};
+pub use wave::pack;

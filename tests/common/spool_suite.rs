@@ -350,6 +350,10 @@ pub async fn auth_failure_halts_the_round<S: SpoolStore>(store: S) {
     assert_eq!(ews.requests.borrow().len(), 1);
     let m0 = spool.store.get("m0").await.unwrap().unwrap();
     assert_eq!((m0.state, m0.attempts, m0.auth_failures, m0.next_attempt_at), (State::Queued, 0, 1, 1_000 + 120_000));
+    // m1's wave was claimed while m0 was on the wire (wave.rs); the halted round gave it back
+    // as it was, without an event.
+    let m1 = spool.store.get("m1").await.unwrap().unwrap();
+    assert_eq!((m1.state, m1.attempts, m1.lease_owner.as_deref(), m1.lease_until), (State::Queued, 0, None, 0), "the claimed next wave is released");
     // A token the app could not give: authrequired with the cause, and nothing on the wire.
     clock.advance(120_000);
     spool.store.update("m0", &mut |r| { r.next_attempt_at = 0; true }).await.unwrap();
@@ -759,4 +763,105 @@ pub async fn a_conversation_is_never_twice_in_one_ews_request<S: SpoolStore>(sto
         assert_eq!(r, &expected, "round {n}: the next message of each conversation");
     }
     assert!(spool.pending().await.unwrap().is_empty());
+}
+
+/// Waits a moment: a timer in the browser (IndexedDB's callbacks run between tasks, which a
+/// microtask would starve), one yield natively.
+async fn pause() {
+    #[cfg(target_arch = "wasm32")]
+    gloo_timers::future::TimeoutFuture::new(1).await;
+    #[cfg(not(target_arch = "wasm32"))]
+    YieldOnce(false).await;
+}
+
+/// A store that logs each `update_many` (a claim or a settle of a wave) as it starts, with its
+/// ids, and counts those finished.
+pub struct Logged<'a, S> {
+    pub inner: S,
+    pub log: &'a RefCell<Vec<String>>,
+    pub finished: &'a Cell<usize>,
+}
+
+impl<S: SpoolStore> SpoolStore for Logged<'_, S> {
+    async fn get(&self, id: &str) -> offline_im::Result<Option<SpoolRecord>> {
+        self.inner.get(id).await
+    }
+    async fn insert(&self, record: &SpoolRecord) -> offline_im::Result<Option<u64>> {
+        self.inner.insert(record).await
+    }
+    async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> offline_im::Result<Option<SpoolRecord>> {
+        self.inner.update(id, change).await
+    }
+    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> offline_im::Result<Vec<Option<SpoolRecord>>> {
+        self.log.borrow_mut().push(format!("store {}", ids.join(",")));
+        let written = self.inner.update_many(ids, change).await;
+        self.finished.set(self.finished.get() + 1);
+        written
+    }
+    async fn delete(&self, id: &str) -> offline_im::Result<bool> {
+        self.inner.delete(id).await
+    }
+    async fn all(&self, sender: &str) -> offline_im::Result<Vec<SpoolRecord>> {
+        self.inner.all(sender).await
+    }
+}
+
+/// An EWS endpoint that answers Success to its k-th request once `finished` store calls reach
+/// `answer_after[k]` (or after about half a second, so a spool that does not overlap its waves
+/// fails the test instead of hanging it); logs each request and answer.
+pub struct Paced<'a> {
+    pub log: &'a RefCell<Vec<String>>,
+    pub finished: &'a Cell<usize>,
+    pub answer_after: Vec<usize>,
+    pub sent: Cell<usize>,
+}
+
+impl Transport for Paced<'_> {
+    async fn send(&self, request: &Request) -> Result<TransportReply, TransportError> {
+        let k = self.sent.get();
+        self.sent.set(k + 1);
+        let id = message_id(request.body.as_deref().unwrap_or_default());
+        self.log.borrow_mut().push(format!("send {id}"));
+        for _ in 0..500 {
+            if self.finished.get() >= self.answer_after.get(k).copied().unwrap_or(0) {
+                break;
+            }
+            pause().await;
+        }
+        self.log.borrow_mut().push(format!("reply {id}"));
+        Ok(TransportReply::new(200, SUCCESS))
+    }
+}
+
+/// Issue 14: a round's waves overlap. While a wave is on the wire, the next is claimed and the
+/// one before settled, each in its own store transaction, so the store's commits do not add to
+/// the time on the wire; every message is still claimed before it is sent and settled after its
+/// reply.
+pub async fn waves_overlap<S: SpoolStore>(store: S) {
+    let (log, finished) = (RefCell::new(Vec::new()), Cell::new(0));
+    let store = Logged { inner: store, log: &log, finished: &finished };
+    let spool = Spool::new(&store, SpoolConfig { mailbox: EwsMailbox { batch_size: 1, ..Default::default() }, concurrency: 1, ..config("a") });
+    let clock = FakeClock::at(1_000);
+    for i in 0..3 {
+        accept(&spool, &format!("m{i}"), &format!("c{i}"), &clock).await;
+    }
+    // Request k is answered once the store calls that overlap it have finished.
+    let ews = Paced { log: &log, finished: &finished, answer_after: vec![2, 4, 5], sent: Cell::new(0) };
+    assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 3);
+    #[rustfmt::skip]
+    let expected = [
+        "store m0",                           // claim wave 0
+        "send m0", "store m1",                // wave 0 on the wire, wave 1 claimed
+        "reply m0",
+        "send m1", "store m2", "store m0",    // wave 1 on the wire, wave 2 claimed, wave 0 settled
+        "reply m1",
+        "send m2", "store m1",                // wave 2 on the wire, wave 1 settled
+        "reply m2",
+        "store m2",                           // wave 2 settled
+    ];
+    assert_eq!(*log.borrow(), expected);
+    for i in 0..3 {
+        let r = store.get(&format!("m{i}")).await.unwrap().unwrap();
+        assert_eq!((r.state, r.attempts), (State::Delivered, 1), "m{i}");
+    }
 }
