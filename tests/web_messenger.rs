@@ -199,15 +199,15 @@ async fn bad_config_and_bad_input_get_clear_errors() {
         (r#"{ "ewsUrl": "/EWS/Exchange.asmx", "sender": { "emailAddress": "tony@contoso.com" }, "retryIntervalMS": 5 }"#, "InvalidConfig", "retryIntervalMS"),
     ];
     for (json, want, needle) in cases {
-        let e = OfflineMessenger::open(JSON::parse(json).unwrap()).await.err().unwrap_or_else(|| panic!("accepted: {json}"));
+        let e = OfflineMessenger::open_async(JSON::parse(json).unwrap()).await.err().unwrap_or_else(|| panic!("accepted: {json}"));
         assert_eq!(code(&e), want, "{json}");
         let message = get(&e, "message").as_string().unwrap();
         assert!(message.contains(needle), "{json}: {message}");
     }
     let c = config(&unique_db("bad"), &ews, "");
     set(&c, "getAccessToken", &JsValue::from_str("not a function"));
-    assert_eq!(code(&OfflineMessenger::open(c).await.err().unwrap()), "InvalidConfig");
-    assert_eq!(code(&OfflineMessenger::open(JsValue::from_str("x")).await.err().unwrap()), "InvalidConfig");
+    assert_eq!(code(&OfflineMessenger::open_async(c).await.err().unwrap()), "InvalidConfig");
+    assert_eq!(code(&OfflineMessenger::open_async(JsValue::from_str("x")).await.err().unwrap()), "InvalidConfig");
 
     let im = open(config(&unique_db("badinput"), &ews, r#", "maxMessageBytes": 10"#)).await;
     for (json, want) in [

@@ -281,7 +281,7 @@ async fn lone_surrogates_and_field_errors() {
     assert!(!message.contains("line 1") && !message.contains("column"), "{message}");
     im.close();
     let c = config(&unique_db("badconfig"), &ews, r#", "retryIntervalMs": "5""#);
-    let e = offline_im::wasm::messenger::OfflineMessenger::open(c).await.err().expect("refused");
+    let e = offline_im::wasm::messenger::OfflineMessenger::open_async(c).await.err().expect("refused");
     let message = get(&e, "message").as_string().unwrap_or_default();
     assert_eq!((code(&e), get(&e, "field").as_string()), ("InvalidConfig".to_string(), Some("config.retryIntervalMs".into())), "{message}");
     assert!(!message.contains("column"), "{message}");

@@ -21,6 +21,8 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
+use std::future::Future;
+use std::pin::Pin;
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
 /// Keep delivered records this long (ms) so a repeated `send` of the same id is recognised.
@@ -150,7 +152,7 @@ impl Inner {
             if lock.is_null() {
                 return JsValue::FALSE;
             }
-            future_to_promise(async move { me.process().await.map(|_| JsValue::TRUE) }).into()
+            promise(async move { me.process().await.map(|_| JsValue::TRUE) }).into()
         });
         let options: JsValue = Object::new().into();
         Reflect::set(&options, &"ifAvailable".into(), &JsValue::TRUE)?;
@@ -226,6 +228,14 @@ fn take_fn(config: &JsValue, key: &'static str) -> Result<Option<Function>, JsVa
 /// The events a messenger dispatches: what `addEventListener` accepts.
 const EVENTS: [&str; 7] = ["queued", "sending", "delivered", "retrying", "failed", "authrequired", "error"];
 
+/// The promise of an exported method. Every method's future goes through this one type-erased
+/// instantiation of `future_to_promise`, instead of a copy of its task and promise plumbing per
+/// method (issue 14, size).
+fn promise(future: impl Future<Output = Result<JsValue, JsValue>> + 'static) -> Promise {
+    let boxed: Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>> = Box::pin(future);
+    future_to_promise(boxed)
+}
+
 #[wasm_bindgen(typescript_custom_section)]
 const EVENTS_TS: &'static str = r#"
 /** `detail` of every spool event: the record as stored after the change. */
@@ -279,7 +289,16 @@ impl OfflineMessenger {
     /// Opens the spool (IndexedDB `dbName`), validates `config`, and starts processing what is
     /// due. Throws `OfflineImError`: `InvalidConfig`, `InvalidAddress`, `PolicyScriptError`,
     /// `InvalidPolicy`, `DatabaseBlocked`, `StorageError`.
-    pub async fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig")] config: JsValue) -> Result<OfflineMessenger, JsValue> {
+    #[wasm_bindgen(unchecked_return_type = "Promise<OfflineMessenger>")]
+    pub fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig")] config: JsValue) -> Promise {
+        promise(async move { Self::open_async(config).await.map(JsValue::from) })
+    }
+}
+
+impl OfflineMessenger {
+    /// [`OfflineMessenger::open`] for Rust callers (the browser tests): the messenger itself,
+    /// or the `OfflineImError` the promise would reject with.
+    pub async fn open_async(config: JsValue) -> Result<OfflineMessenger, JsValue> {
         if !config.is_object() {
             return Err(super::error::at_path("InvalidConfig", "config", "", "must be an object"));
         }
@@ -344,6 +363,10 @@ impl OfflineMessenger {
         kick(&inner);
         Ok(OfflineMessenger { inner })
     }
+}
+
+#[wasm_bindgen]
+impl OfflineMessenger {
 
     /// Evaluates policy and, for an offline recipient, stores the message durably before any
     /// network attempt: the promise resolves after the IndexedDB transaction completed.
@@ -353,7 +376,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(unchecked_return_type = "Promise<SendReceipt>")]
     pub fn send(&self, #[wasm_bindgen(unchecked_param_type = "SendInput")] input: JsValue) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             if inner.closed.get() {
                 return Err(error_to_js(&Error::Closed));
             }
@@ -386,14 +409,14 @@ impl OfflineMessenger {
     #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord[]>")]
     pub fn pending(&self) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { to_js(&inner.spool.pending().await.map_err(|e| error_to_js(&e))?) })
+        promise(async move { to_js(&inner.spool.pending().await.map_err(|e| error_to_js(&e))?) })
     }
 
     /// Makes a queued or failed message due now. Throws `UnknownMessage`, `MessageInFlight`.
     #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord>")]
     pub fn retry(&self, id: String) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let r = inner.spool.retry(&id, JsClock.now_ms()).await.map_err(|e| error_to_js(&e))?;
             kick(&inner);
             to_js(&r)
@@ -404,7 +427,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord>")]
     pub fn discard(&self, id: String) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { to_js(&inner.spool.discard(&id, JsClock.now_ms()).await.map_err(|e| error_to_js(&e))?) })
+        promise(async move { to_js(&inner.spool.discard(&id, JsClock.now_ms()).await.map_err(|e| error_to_js(&e))?) })
     }
 
     /// Processes now: every queued message becomes due (overriding its backoff) and a round runs.
@@ -412,7 +435,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(unchecked_return_type = "Promise<void>")]
     pub fn flush(&self) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             if inner.closed.get() {
                 return Err(error_to_js(&Error::Closed));
             }
@@ -440,7 +463,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(js_name = checkMissed, unchecked_return_type = "Promise<MissedReport>")]
     pub fn check_missed(&self, #[wasm_bindgen(unchecked_optional_param_type = "CheckMissedOptions")] options: Option<JsValue>) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let options: CheckMissedOptions = match options.filter(|o| !o.is_null() && !o.is_undefined()) {
                 Some(o) => from_js("options", o)?,
                 None => CheckMissedOptions::default(),
@@ -455,7 +478,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(js_name = markSeen, unchecked_return_type = "Promise<number>")]
     pub fn mark_seen(&self, #[wasm_bindgen(unchecked_param_type = "string[]")] item_ids: JsValue) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let ids: Vec<String> = from_js("itemIds", item_ids)?;
             if ids.is_empty() {
                 return Ok(JsValue::from_f64(0.0));
@@ -474,7 +497,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(js_name = recordMissed, unchecked_return_type = "Promise<string>")]
     pub fn record_missed(&self, #[wasm_bindgen(unchecked_param_type = "RecordMissedInput")] input: JsValue) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let input: RecordMissedInput = from_js("input", input)?;
             let message = input.into_message(random_id(), JsClock.now_ms());
             let id = inner.spool.config.mailbox.record_missed(&inner.transport, &message).await.map_err(|e| error_to_js(&e))?;
@@ -489,7 +512,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord[]>")]
     pub fn unowned(&self) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { inner.spool.store.unowned().await.map(JsValue::from).map_err(|e| error_to_js(&e)) })
+        promise(async move { inner.spool.store.unowned().await.map(JsValue::from).map_err(|e| error_to_js(&e)) })
     }
 
     /// Takes an unowned record (see `unowned`) as this sender's, because the app knows this
@@ -499,7 +522,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(unchecked_return_type = "Promise<SpoolRecord>")]
     pub fn adopt(&self, id: String) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move {
+        promise(async move {
             let fail = |e: Error| error_to_js(&e);
             let legacy = inner.spool.store.unowned_record(&id).await.map_err(fail)?.ok_or_else(|| fail(Error::UnknownMessage(id.clone())))?;
             let mut record = inner.spool.adoptable(legacy, JsClock.now_ms());
@@ -513,7 +536,7 @@ impl OfflineMessenger {
     #[wasm_bindgen(js_name = discardUnowned, unchecked_return_type = "Promise<boolean>")]
     pub fn discard_unowned(&self, id: String) -> Promise {
         let inner = self.inner.clone();
-        future_to_promise(async move { inner.spool.store.discard_unowned(&id).await.map(JsValue::from_bool).map_err(|e| error_to_js(&e)) })
+        promise(async move { inner.spool.store.discard_unowned(&id).await.map(JsValue::from_bool).map_err(|e| error_to_js(&e)) })
     }
 
     /// Stops timers and listeners, ends a processing round under way (its Web Lock is released

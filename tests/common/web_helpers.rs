@@ -155,7 +155,7 @@ pub fn unique_db(name: &str) -> String {
 }
 
 pub async fn open(config: JsValue) -> OfflineMessenger {
-    OfflineMessenger::open(config).await.map_err(|e| JSON::stringify(&e).unwrap()).expect("messenger opens")
+    OfflineMessenger::open_async(config).await.map_err(|e| JSON::stringify(&e).unwrap()).expect("messenger opens")
 }
 
 /// Opens a messenger and records every spool event it dispatches: `(messenger, recorder)`.
