@@ -49,9 +49,10 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
         let (requests, in_flight) = pack(segments, &self.config.mailbox.batch_shape(), self.limit.get());
         let mut sent = Sent { attempts: 0, goes_on: vec![false; segments.len()] };
         let waves: Vec<&[Vec<Vec<usize>>]> = requests.chunks(in_flight.max(1)).collect();
+        // The caller starts a round only while it may send.
         let mut next = match waves.first() {
-            Some(w) if self.may_send() => Some(self.claim_wave(w, segments, force, clock).await?),
-            _ => None,
+            Some(w) => Some(self.claim_wave(w, segments, force, clock).await?),
+            None => None,
         };
         let mut unsettled: Option<(Wave, Outcomes)> = None;
         for k in 0..waves.len() {

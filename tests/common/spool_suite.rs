@@ -337,7 +337,7 @@ pub async fn clock_set_back_keeps_order<S: SpoolStore>(store: S) {
 /// Issue 11.4: an auth failure stops the round (every other request would fail the same way),
 /// backs the message off, and does not use up attempts; nothing else is sent in that round.
 pub async fn auth_failure_halts_the_round<S: SpoolStore>(store: S) {
-    let spool = Spool::new(store, SpoolConfig { concurrency: 1, ..config("a") });
+    let spool = Spool::new(Counting::new(store), SpoolConfig { concurrency: 1, ..config("a") });
     let clock = FakeClock::at(1_000);
     let ews = FakeEws::default();
     ews.reply(401, "");
@@ -348,6 +348,7 @@ pub async fn auth_failure_halts_the_round<S: SpoolStore>(store: S) {
     spool.process_due(&ews, &clock, &|e| names.borrow_mut().push(format!("{}:{}", e.name(), e.detail().record.id))).await.unwrap();
     assert_eq!(*names.borrow(), ["sending:m0", "authrequired:m0"], "one request, then the round stops");
     assert_eq!(ews.requests.borrow().len(), 1);
+    assert_eq!(spool.store.batch_updates.get(), 4, "claim m0, claim m1 while m0 is on the wire, settle m0, give m1 back: nothing claimed after the halt");
     let m0 = spool.store.get("m0").await.unwrap().unwrap();
     assert_eq!((m0.state, m0.attempts, m0.auth_failures, m0.next_attempt_at), (State::Queued, 0, 1, 1_000 + 120_000));
     // m1's wave was claimed while m0 was on the wire (wave.rs); the halted round gave it back
