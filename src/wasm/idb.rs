@@ -92,6 +92,12 @@ async fn settle(promise: Promise) -> Result<JsValue> {
     }
 }
 
+/// A `DOMException` named `TimeoutError` (what [`storage_error`] reads), or the exception that
+/// constructing it threw.
+fn timeout_error(message: &str) -> JsValue {
+    DomException::new_with_message_and_name(message, "TimeoutError").map_or_else(|e| e, JsValue::from)
+}
+
 /// Resolves with `request.result` on success, rejects with `request.error`.
 async fn request(req: &IdbRequest) -> Result<JsValue> {
     settle(request_promise(req)).await
@@ -231,8 +237,16 @@ impl IdbStore {
                 // records as written that were not.
                 let Some(Group { mut json, .. }) = group else { return Err(JsValue::from_str("the spool store is gone; nothing was written")) };
                 json.push(']');
-                let db = store.connection().await.map_err(|e| JsValue::from_str(&e.to_string()))?;
-                JsFuture::from(add_all(&db, &json)?).await
+                // One timer bounds the group's commit for every insert in it (a timer per
+                // insert cost 1000 setTimeout/clearTimeout pairs for 1000 concurrent sends).
+                let write = async {
+                    let db = store.connection().await.map_err(|e| JsValue::from_str(&e.to_string()))?;
+                    JsFuture::from(add_all(&db, &json)?).await
+                };
+                match within(STORAGE_TIMEOUT_MS, write).await {
+                    Some(written) => written,
+                    None => Err(timeout_error(&format!("IndexedDB did not commit within {STORAGE_TIMEOUT_MS} ms"))),
+                }
             };
             Group { json: String::from("["), count: 0, committed: committed.boxed_local().shared() }
         });
@@ -290,10 +304,8 @@ impl SpoolStore for IdbStore {
         let (index, committed) = self.join_group(record)?;
         // When the transaction aborts (QuotaExceededError, …) every insert in it failed with
         // that error; when it commits, each was added unless its key existed.
-        let result = match within(STORAGE_TIMEOUT_MS, committed).await {
-            Some(r) => r.map_err(|e| storage_error(&e))?,
-            None => return Err(Error::Storage { name: "TimeoutError".into(), message: format!("IndexedDB did not commit within {STORAGE_TIMEOUT_MS} ms") }),
-        };
+        // Bounded by the group's own timer (`join_group`).
+        let result = committed.await.map_err(|e| storage_error(&e))?;
         let seqs: Array = result.unchecked_into();
         Ok(seqs.get(index).as_f64().map(|s| s as u64))
     }
