@@ -17,12 +17,12 @@ use futures_util::future::{AbortHandle, Abortable};
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, Object, Promise, Reflect};
 use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, spawn_local, JsFuture};
-use std::future::Future;
-use std::pin::Pin;
 use web_sys::{CustomEvent, CustomEventInit, EventTarget};
 
 /// Keep delivered records this long (ms) so a repeated `send` of the same id is recognised.
@@ -284,17 +284,6 @@ pub struct OfflineMessenger {
     inner: Rc<Inner>,
 }
 
-#[wasm_bindgen]
-impl OfflineMessenger {
-    /// Opens the spool (IndexedDB `dbName`), validates `config`, and starts processing what is
-    /// due. Throws `OfflineImError`: `InvalidConfig`, `InvalidAddress`, `PolicyScriptError`,
-    /// `InvalidPolicy`, `DatabaseBlocked`, `StorageError`.
-    #[wasm_bindgen(unchecked_return_type = "Promise<OfflineMessenger>")]
-    pub fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig")] config: JsValue) -> Promise {
-        promise(async move { Self::open_async(config).await.map(JsValue::from) })
-    }
-}
-
 impl OfflineMessenger {
     /// [`OfflineMessenger::open`] for Rust callers (the browser tests): the messenger itself,
     /// or the `OfflineImError` the promise would reject with.
@@ -367,6 +356,13 @@ impl OfflineMessenger {
 
 #[wasm_bindgen]
 impl OfflineMessenger {
+    /// Opens the spool (IndexedDB `dbName`), validates `config`, and starts processing what is
+    /// due. Throws `OfflineImError`: `InvalidConfig`, `InvalidAddress`, `PolicyScriptError`,
+    /// `InvalidPolicy`, `DatabaseBlocked`, `StorageError`.
+    #[wasm_bindgen(unchecked_return_type = "Promise<OfflineMessenger>")]
+    pub fn open(#[wasm_bindgen(unchecked_param_type = "MessengerConfig")] config: JsValue) -> Promise {
+        promise(async move { Self::open_async(config).await.map(JsValue::from) })
+    }
 
     /// Evaluates policy and, for an offline recipient, stores the message durably before any
     /// network attempt: the promise resolves after the IndexedDB transaction completed.

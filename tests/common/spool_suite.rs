@@ -670,11 +670,15 @@ pub struct Counting<S> {
     pub batch_updates: Cell<u32>,
     /// Listings (`all`): one per pass of a round.
     pub reads: Cell<u32>,
+    /// Each `update_many` (a claim or a settle of a wave) as it starts: `store <ids>`.
+    pub log: RefCell<Vec<String>>,
+    /// `update_many` calls finished.
+    pub finished: Cell<usize>,
 }
 
 impl<S> Counting<S> {
     pub fn new(inner: S) -> Self {
-        Counting { inner, updates: Cell::new(0), batch_updates: Cell::new(0), reads: Cell::new(0) }
+        Counting { inner, updates: Cell::new(0), batch_updates: Cell::new(0), reads: Cell::new(0), log: RefCell::default(), finished: Cell::new(0) }
     }
 }
 
@@ -691,7 +695,10 @@ impl<S: SpoolStore> SpoolStore for Counting<S> {
     }
     async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> offline_im::Result<Vec<Option<SpoolRecord>>> {
         self.batch_updates.set(self.batch_updates.get() + 1);
-        self.inner.update_many(ids, change).await
+        self.log.borrow_mut().push(format!("store {}", ids.join(",")));
+        let written = self.inner.update_many(ids, change).await;
+        self.finished.set(self.finished.get() + 1);
+        written
     }
     async fn delete(&self, id: &str) -> offline_im::Result<bool> {
         self.inner.delete(id).await
@@ -775,40 +782,8 @@ async fn pause() {
     YieldOnce(false).await;
 }
 
-/// A store that logs each `update_many` (a claim or a settle of a wave) as it starts, with its
-/// ids, and counts those finished.
-pub struct Logged<'a, S> {
-    pub inner: S,
-    pub log: &'a RefCell<Vec<String>>,
-    pub finished: &'a Cell<usize>,
-}
-
-impl<S: SpoolStore> SpoolStore for Logged<'_, S> {
-    async fn get(&self, id: &str) -> offline_im::Result<Option<SpoolRecord>> {
-        self.inner.get(id).await
-    }
-    async fn insert(&self, record: &SpoolRecord) -> offline_im::Result<Option<u64>> {
-        self.inner.insert(record).await
-    }
-    async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> offline_im::Result<Option<SpoolRecord>> {
-        self.inner.update(id, change).await
-    }
-    async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> offline_im::Result<Vec<Option<SpoolRecord>>> {
-        self.log.borrow_mut().push(format!("store {}", ids.join(",")));
-        let written = self.inner.update_many(ids, change).await;
-        self.finished.set(self.finished.get() + 1);
-        written
-    }
-    async fn delete(&self, id: &str) -> offline_im::Result<bool> {
-        self.inner.delete(id).await
-    }
-    async fn all(&self, sender: &str) -> offline_im::Result<Vec<SpoolRecord>> {
-        self.inner.all(sender).await
-    }
-}
-
-/// An EWS endpoint that answers Success to its k-th request once `finished` store calls reach
-/// `answer_after[k]` (or after about half a second, so a spool that does not overlap its waves
+/// An EWS endpoint that answers Success to its k-th request once `finished` store calls (of a
+/// [`Counting`] store) reach `answer_after[k]` (or after about half a second, so a spool that does not overlap its waves
 /// fails the test instead of hanging it); logs each request and answer.
 pub struct Paced<'a> {
     pub log: &'a RefCell<Vec<String>>,
@@ -839,15 +814,15 @@ impl Transport for Paced<'_> {
 /// the time on the wire; every message is still claimed before it is sent and settled after its
 /// reply.
 pub async fn waves_overlap<S: SpoolStore>(store: S) {
-    let (log, finished) = (RefCell::new(Vec::new()), Cell::new(0));
-    let store = Logged { inner: store, log: &log, finished: &finished };
+    let store = Counting::new(store);
+    let (log, finished) = (&store.log, &store.finished);
     let spool = Spool::new(&store, SpoolConfig { mailbox: EwsMailbox { batch_size: 1, ..Default::default() }, concurrency: 1, ..config("a") });
     let clock = FakeClock::at(1_000);
     for i in 0..3 {
         accept(&spool, &format!("m{i}"), &format!("c{i}"), &clock).await;
     }
     // Request k is answered once the store calls that overlap it have finished.
-    let ews = Paced { log: &log, finished: &finished, answer_after: vec![2, 4, 5], sent: Cell::new(0) };
+    let ews = Paced { log, finished, answer_after: vec![2, 4, 5], sent: Cell::new(0) };
     assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 3);
     #[rustfmt::skip]
     let expected = [
