@@ -6,7 +6,7 @@
 //! bug) — holding one `t:Message` with, in schema order: `ItemClass`, `Subject`, `Body
 //! BodyType="HTML"`, two `ExtendedProperty` (message id, conversation id), `ToRecipients`.
 
-use super::soap::{element, envelope, text_element, Header, XmlWriter};
+use super::soap::{element, envelope, text_element, Header, Nest, XmlWriter};
 use super::text::{html_body, xml_safe};
 use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 use crate::address;
@@ -59,7 +59,7 @@ pub struct Envelope {
 
 /// Writes one named String extended property.
 pub fn extended_property(w: &mut XmlWriter, name: &str, value: &str) -> io::Result<()> {
-    w.create_element("t:ExtendedProperty").write_inner_content(|w| {
+    w.create_element("t:ExtendedProperty").nest(&mut |w| {
         element(w, "t:ExtendedFieldURI", &[("PropertySetId", PROPERTY_SET_ID), ("PropertyName", name), ("PropertyType", "String")])
             .write_empty()?;
         text_element(w, "t:Value", value)
@@ -69,7 +69,7 @@ pub fn extended_property(w: &mut XmlWriter, name: &str, value: &str) -> io::Resu
 
 /// Writes `t:Mailbox` with `t:Name` (if any) and `t:EmailAddress`.
 pub fn mailbox(w: &mut XmlWriter, name: Option<&str>, email: &str) -> io::Result<()> {
-    w.create_element("t:Mailbox").write_inner_content(|w| {
+    w.create_element("t:Mailbox").nest(&mut |w| {
         if let Some(n) = name.filter(|n| !n.is_empty()) {
             text_element(w, "t:Name", n)?;
         }
@@ -126,9 +126,9 @@ pub fn build_batch_envelope(messages: &[(&OfflineMessage, Option<&str>)], option
     let impersonate = options.impersonate.as_deref().map(|a| address::validate("impersonate", a)).transpose()?;
     super::soap::server_version(options.server_version.as_deref())?;
     let header = Header { server_version: options.server_version.as_deref(), impersonate: impersonate.as_deref() };
-    let xml = envelope(&header, |w| {
-        element(w, "m:CreateItem", &[("MessageDisposition", "SendOnly")]).write_inner_content(|w| {
-            w.create_element("m:Items").write_inner_content(|w| items.iter().try_for_each(|m| write_message(w, m)))?;
+    let xml = envelope(&header, &mut |w| {
+        element(w, "m:CreateItem", &[("MessageDisposition", "SendOnly")]).nest(&mut |w| {
+            w.create_element("m:Items").nest(&mut |w| items.iter().try_for_each(|m| write_message(w, m)))?;
             Ok(())
         })?;
         Ok(())
@@ -155,13 +155,13 @@ struct SafeMessage<'a> {
 /// `t:Message` in schema order: `ItemClass`, `Subject`, `Body BodyType="HTML"`, the two
 /// extended properties (message id, conversation id), `ToRecipients`.
 fn write_message(w: &mut XmlWriter, m: &SafeMessage) -> io::Result<()> {
-    w.create_element("t:Message").write_inner_content(|w| {
+    w.create_element("t:Message").nest(&mut |w| {
         text_element(w, "t:ItemClass", &m.class)?;
         text_element(w, "t:Subject", &m.subject)?;
         element(w, "t:Body", &[("BodyType", "HTML")]).write_text_content(BytesText::new(&m.body))?;
         extended_property(w, PROPERTY_MESSAGE_ID, &m.id)?;
         extended_property(w, PROPERTY_CONVERSATION_ID, &m.conversation_id)?;
-        w.create_element("t:ToRecipients").write_inner_content(|w| mailbox(w, m.to_name.as_deref(), &m.to))?;
+        w.create_element("t:ToRecipients").nest(&mut |w| mailbox(w, m.to_name.as_deref(), &m.to))?;
         Ok(())
     })?;
     Ok(())

@@ -6,7 +6,7 @@
 
 use super::create_item::{extended_property, mailbox, Envelope};
 use super::datetime::to_iso;
-use super::soap::{element, envelope, text_element, Header, XmlWriter};
+use super::soap::{element, envelope, text_element, Header, Nest, XmlWriter};
 use super::text::{html_body, subject_from, xml_safe};
 use super::{PROPERTY_CONVERSATION_ID, PROPERTY_MESSAGE_ID, PROPERTY_SET_ID};
 pub use crate::message::MissedInput;
@@ -35,9 +35,9 @@ fn named(w: &mut XmlWriter, name: &str) -> io::Result<()> {
 }
 
 fn is_equal_to(w: &mut XmlWriter, field: &str, value: &str) -> io::Result<()> {
-    w.create_element("t:IsEqualTo").write_inner_content(|w| {
+    w.create_element("t:IsEqualTo").nest(&mut |w| {
         uri(w, field)?;
-        w.create_element("t:FieldURIOrConstant").write_inner_content(|w| {
+        w.create_element("t:FieldURIOrConstant").nest(&mut |w| {
             element(w, "t:Constant", &[("Value", value)]).write_empty()?;
             Ok(())
         })?;
@@ -47,14 +47,14 @@ fn is_equal_to(w: &mut XmlWriter, field: &str, value: &str) -> io::Result<()> {
 }
 
 fn shape(w: &mut XmlWriter, with_body: bool) -> io::Result<()> {
-    w.create_element("m:ItemShape").write_inner_content(|w| {
+    w.create_element("m:ItemShape").nest(&mut |w| {
         text_element(w, "t:BaseShape", "IdOnly")?;
         if with_body {
             // Exchange converts the HTML body to text itself (BodyType reference: "Text"); the
             // HTML fallback in `missed::html_to_text` covers a server that sends HTML anyway.
             text_element(w, "t:BodyType", "Text")?;
         }
-        w.create_element("t:AdditionalProperties").write_inner_content(|w| {
+        w.create_element("t:AdditionalProperties").nest(&mut |w| {
             for f in ["item:ItemClass", "item:Subject", "item:DateTimeReceived", "message:From", "message:IsRead"] {
                 uri(w, f)?;
             }
@@ -76,14 +76,14 @@ pub fn find_missed_envelope(folder: &str, offset: usize, header: &Header) -> Res
     if !MISSED_FOLDERS.contains(&folder) {
         return Err(Error::InvalidInput { field: "folder", reason: format!("{} is not inbox or conversationhistory", shown(folder)) });
     }
-    let xml = envelope(header, |w| {
-        element(w, "m:FindItem", &[("Traversal", "Shallow")]).write_inner_content(|w| {
+    let xml = envelope(header, &mut |w| {
+        element(w, "m:FindItem", &[("Traversal", "Shallow")]).nest(&mut |w| {
             shape(w, false)?;
             element(w, "m:IndexedPageItemView", &[("MaxEntriesReturned", PAGE_SIZE.to_string().as_str()), ("Offset", offset.to_string().as_str()), ("BasePoint", "Beginning")])
                 .write_empty()?;
-            w.create_element("m:Restriction").write_inner_content(|w| {
-                w.create_element("t:And").write_inner_content(|w| {
-                    w.create_element("t:Or").write_inner_content(|w| {
+            w.create_element("m:Restriction").nest(&mut |w| {
+                w.create_element("t:And").nest(&mut |w| {
+                    w.create_element("t:Or").nest(&mut |w| {
                         is_equal_to(w, "item:ItemClass", MISSED_CONVERSATION)?;
                         is_equal_to(w, "item:ItemClass", SEED_MISSED_CONVERSATION)
                     })?;
@@ -91,11 +91,11 @@ pub fn find_missed_envelope(folder: &str, offset: usize, header: &Header) -> Res
                 })?;
                 Ok(())
             })?;
-            w.create_element("m:SortOrder").write_inner_content(|w| {
-                element(w, "t:FieldOrder", &[("Order", "Descending")]).write_inner_content(|w| uri(w, "item:DateTimeReceived"))?;
+            w.create_element("m:SortOrder").nest(&mut |w| {
+                element(w, "t:FieldOrder", &[("Order", "Descending")]).nest(&mut |w| uri(w, "item:DateTimeReceived"))?;
                 Ok(())
             })?;
-            w.create_element("m:ParentFolderIds").write_inner_content(|w| {
+            w.create_element("m:ParentFolderIds").nest(&mut |w| {
                 element(w, "t:DistinguishedFolderId", &[("Id", folder)]).write_empty()?;
                 Ok(())
             })?;
@@ -117,7 +117,7 @@ fn check_ids(ids: &[String]) -> Result<()> {
 }
 
 fn item_ids(w: &mut XmlWriter, ids: &[String]) -> io::Result<()> {
-    w.create_element("m:ItemIds").write_inner_content(|w| {
+    w.create_element("m:ItemIds").nest(&mut |w| {
         for id in ids {
             element(w, "t:ItemId", &[("Id", id.as_str())]).write_empty()?;
         }
@@ -129,8 +129,8 @@ fn item_ids(w: &mut XmlWriter, ids: &[String]) -> io::Result<()> {
 /// GetItem with bodies and our extended properties for up to `PAGE_SIZE` item ids.
 pub fn get_items_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
     check_ids(ids)?;
-    let xml = envelope(header, |w| {
-        w.create_element("m:GetItem").write_inner_content(|w| {
+    let xml = envelope(header, &mut |w| {
+        w.create_element("m:GetItem").nest(&mut |w| {
             shape(w, true)?;
             item_ids(w, ids)
         })?;
@@ -142,16 +142,16 @@ pub fn get_items_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
 /// UpdateItem setting `message:IsRead` to true on up to `PAGE_SIZE` items (SaveOnly, AlwaysOverwrite).
 pub fn mark_read_envelope(ids: &[String], header: &Header) -> Result<Envelope> {
     check_ids(ids)?;
-    let xml = envelope(header, |w| {
-        element(w, "m:UpdateItem", &[("MessageDisposition", "SaveOnly"), ("ConflictResolution", "AlwaysOverwrite")]).write_inner_content(|w| {
-            w.create_element("m:ItemChanges").write_inner_content(|w| {
+    let xml = envelope(header, &mut |w| {
+        element(w, "m:UpdateItem", &[("MessageDisposition", "SaveOnly"), ("ConflictResolution", "AlwaysOverwrite")]).nest(&mut |w| {
+            w.create_element("m:ItemChanges").nest(&mut |w| {
                 for id in ids {
-                    w.create_element("t:ItemChange").write_inner_content(|w| {
+                    w.create_element("t:ItemChange").nest(&mut |w| {
                         element(w, "t:ItemId", &[("Id", id.as_str())]).write_empty()?;
-                        w.create_element("t:Updates").write_inner_content(|w| {
-                            w.create_element("t:SetItemField").write_inner_content(|w| {
+                        w.create_element("t:Updates").nest(&mut |w| {
+                            w.create_element("t:SetItemField").nest(&mut |w| {
                                 uri(w, "message:IsRead")?;
-                                w.create_element("t:Message").write_inner_content(|w| text_element(w, "t:IsRead", "true"))?;
+                                w.create_element("t:Message").nest(&mut |w| text_element(w, "t:IsRead", "true"))?;
                                 Ok(())
                             })?;
                             Ok(())
@@ -181,26 +181,26 @@ pub fn record_missed_envelope(m: &MissedInput, header: &Header) -> Result<Envelo
     let body = html_body(&xml_safe(&m.text, &mut replaced));
     let id = xml_safe(&m.id, &mut replaced);
     let conversation = xml_safe(&m.conversation_id, &mut replaced);
-    let xml = envelope(header, |w| {
-        element(w, "m:CreateItem", &[("MessageDisposition", "SaveOnly")]).write_inner_content(|w| {
-            w.create_element("m:SavedItemFolderId").write_inner_content(|w| {
+    let xml = envelope(header, &mut |w| {
+        element(w, "m:CreateItem", &[("MessageDisposition", "SaveOnly")]).nest(&mut |w| {
+            w.create_element("m:SavedItemFolderId").nest(&mut |w| {
                 element(w, "t:DistinguishedFolderId", &[("Id", "conversationhistory")]).write_empty()?;
                 Ok(())
             })?;
-            w.create_element("m:Items").write_inner_content(|w| {
-                w.create_element("t:Message").write_inner_content(|w| {
+            w.create_element("m:Items").nest(&mut |w| {
+                w.create_element("t:Message").nest(&mut |w| {
                     text_element(w, "t:ItemClass", MISSED_CONVERSATION)?;
                     text_element(w, "t:Subject", &subject)?;
                     element(w, "t:Body", &[("BodyType", "HTML")]).write_text_content(quick_xml::events::BytesText::new(&body))?;
                     extended_property(w, PROPERTY_MESSAGE_ID, &id)?;
                     extended_property(w, PROPERTY_CONVERSATION_ID, &conversation)?;
                     for (tag, kind, value) in [("0x0E07", "Integer", "0".to_string()), ("0x0E06", "SystemTime", to_iso(m.received_at))] {
-                        w.create_element("t:ExtendedProperty").write_inner_content(|w| {
+                        w.create_element("t:ExtendedProperty").nest(&mut |w| {
                             element(w, "t:ExtendedFieldURI", &[("PropertyTag", tag), ("PropertyType", kind)]).write_empty()?;
                             text_element(w, "t:Value", &value)
                         })?;
                     }
-                    w.create_element("t:From").write_inner_content(|w| mailbox(w, from_name.as_deref(), &from))?;
+                    w.create_element("t:From").nest(&mut |w| mailbox(w, from_name.as_deref(), &from))?;
                     text_element(w, "t:IsRead", "false")
                 })?;
                 Ok(())
