@@ -96,7 +96,7 @@ const e = results.enqueue.medianMs;
 const q = results.enqueue.ratios;
 const rows = [
   [`Envelope build + response parse, per message (median of ${results.envelope.blocks} blocks of ${results.envelope.count / results.envelope.blocks})`, `${f(results.envelope.oursUs)} µs`, `ews-javascript-api ${f(results.envelope.peerUs)} µs`, `${f(results.envelope.peerUs / results.envelope.oursUs)}× faster (goal ≥ 10×)`],
-  [`Enqueue ${N}, concurrent sends (medians of ${results.enqueue.reps}; ratios: median per repetition)`, `${f(e.oursConcurrent)} ms`, `raw IndexedDB, one transaction ${f(e.rawOneTransaction)} ms (the floor)`, `${f(q.oursOverFloor, 2)}× the floor (goal ≤ 1.5×)`],
+  [`Enqueue ${N}, concurrent sends (medians of ${results.enqueue.reps}; ratios: median per repetition)`, `${f(e.oursConcurrent)} ms`, `raw IndexedDB, one transaction ${f(e.rawOneTransaction)} ms (the floor)`, `${f(q.oursOverFloor, 2)}× the floor (goal ≤ 1.3×)`],
   ["", "", `raw IndexedDB, one transaction per put ${f(e.rawTransactionPerPut)} ms`, `${f(q.perPutOverOurs)}× slower than ours`],
   ["", "", `workbox-background-sync Queue ${f(e.workboxQueue)} ms`, `${f(q.workboxOverOurs)}× slower than ours (goal ≥ 10×)`],
   [`Enqueue ${N}, one send at a time`, `${f(e.oursSequential)} ms`, `raw IndexedDB, one awaited transaction each ${f(e.rawSequential)} ms`, `${f(q.sequentialOverFloor, 2)}× that floor`],
