@@ -6,7 +6,8 @@
 //! an element with an attribute and escaped text written with quick-xml's `Writer`, a response
 //! read by namespace URI with `NsReader`, an IndexedDB put awaited through web-sys and
 //! wasm-bindgen-futures, typed errors (thiserror) reaching JavaScript as `Error`s, and the panic
-//! hook. Built with the crate's release profile and `wasm-opt -Oz`; `pkg-scripts/bench` prints
+//! hook. Built with the crate's release profile and wasm-opt flags (`wasm_opt_release` in
+//! `pkg-scripts/env.sh`); `pkg-scripts/bench` prints
 //! its size next to the crate's. Whatever this costs, no feature of offline-im is in it yet.
 
 use quick_xml::events::{BytesStart, BytesText, Event};
