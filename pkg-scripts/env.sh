@@ -17,9 +17,10 @@ wasm_opt_features=(--enable-bulk-memory --enable-nontrapping-float-to-int --enab
                    --enable-reference-types --enable-multivalue)
 # The release wasm's wasm-opt pass (build, and bench's size floor): -O2 with one-caller inlining
 # limited to small functions (-ocimfs 20: otherwise every function with one caller, however big,
-# is inlined into the huge async bodies, which compresses worse), and no producers or
-# target-features sections (tool names and feature flags no browser reads). Measured on
-# 2026-11-29 on the wasm, gzip -9 / brotli 11: -Oz 192,212 / 159,942; -Oz stripped 192,020;
-# -Os 191,381; -O2 191,162 / 159,250 (-O3 192,344, -O4 192,793, -O1 195,511; -ocimfs 10 or 30
-# within 0.4 KB). -O2 is also the faster code.
+# is inlined into the huge async bodies, which compresses worse; with -Oz, 238,716 -> 214,974 B
+# gzip for the wasm on 2026-11-28), and no producers or target-features sections (tool names and
+# feature flags no browser reads). Measured on 2026-11-29 on the wasm, gzip -9 / brotli 11:
+# -Oz 192,212 / 159,942; -Oz stripped 192,020; -Os 191,381; -O2 191,162 / 159,250 (-O3 192,344,
+# -O4 192,793, -O1 195,511; -ocimfs 10 or 30 within 0.4 KB). Envelope and flush speed: the same
+# as with -Oz within the noise (README, Size).
 wasm_opt_release=(-O2 -ocimfs 20 --strip-producers --strip-target-features)

@@ -213,15 +213,13 @@ const enqueueVariants = {
   }),
 };
 
-// `only`: the names of the variants to run (for a profile of one of them); the ratios need all.
-async function enqueue({ n = 1000, reps = 3, only } = {}) {
+async function enqueue({ n = 1000, reps = 3 } = {}) {
   await recordTemplate();
-  const variants = Object.entries(enqueueVariants).filter(([k]) => !only || only.includes(k));
-  const ms = Object.fromEntries(variants.map(([k]) => [k, []]));
+  const ms = Object.fromEntries(Object.keys(enqueueVariants).map((k) => [k, []]));
   // Repetition -1 is the warm-up, as in the envelope step: every variant runs once untimed, so
   // the JIT and wasm tier-up (and IndexedDB's first use in the page) land on nobody's figure.
   for (let r = -1; r < reps; r++) {
-    for (const [k, f] of variants) {
+    for (const [k, f] of Object.entries(enqueueVariants)) {
       // Each variant starts from a quiet browser: the previous one's commits, database deletion
       // and garbage are behind it, not charged to whichever variant runs next.
       await new Promise((resolve) => setTimeout(resolve, 300));
@@ -229,7 +227,6 @@ async function enqueue({ n = 1000, reps = 3, only } = {}) {
       if (r >= 0) ms[k].push(t);
     }
   }
-  if (only) return { count: n, reps, allMs: ms };
   // Ratios per repetition (ours and the floor run back to back, so they share the machine's
   // state of the moment on a shared VM), then their median.
   const perRep = (f) => median(ms.oursConcurrent.map((_, r) => f(r)));
