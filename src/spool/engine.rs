@@ -302,9 +302,9 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
     /// `concurrency` in flight (lanes, where they run in parallel). A conversation goes on to the
     /// next round only when all it sent ended delivered or failed, so order is kept and a failed
     /// message does not hold up the next. Requests go in waves of as many as may be in flight;
-    /// a wave's messages are claimed in one store transaction and settled in one, and a wave is
-    /// sent while the one before it is settled and the one after it claimed (wave.rs). Returns
-    /// the number of attempts made.
+    /// a wave's messages are claimed in one store transaction and settled in one; while a wave
+    /// is on the wire the next two are claimed and the ones before it settled (wave.rs).
+    /// Returns the number of attempts made.
     pub async fn process_due<T: Transport, C: Clock>(&self, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<usize> {
         let mut made = 0;
         self.halted.set(false);

@@ -1,19 +1,79 @@
 //! A round's delivery requests in waves (as many requests as may be in flight), each wave in
 //! three steps: claimed in one store transaction, sent, settled in one store transaction. The
 //! steps of neighbouring waves overlap ([`Spool::run_waves`]): while a wave is on the wire, the
-//! one before it is settled and the one after it claimed, so the store's transactions (a
-//! durable commit each) do not add to the time on the wire. The waves of one round hold
-//! different conversations, so overlapping them keeps each conversation's order.
+//! next two are claimed and the ones before it settled, and a send waits for no settle, so the
+//! store's transactions (a durable commit each) do not add to the time on the wire. The waves
+//! of one round hold different conversations, so overlapping them keeps each conversation's
+//! order.
 
 use super::engine::{Clock, Spool, SpoolEvent};
 use super::machine::{self, Outcome, Settled};
 use super::record::SpoolRecord;
 use super::store::SpoolStore;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::mailbox::{BatchItem, BatchShape, Mailbox};
 use crate::message::OfflineMessage;
 use crate::transport::Transport;
-use futures_util::future::{join3, join_all};
+use futures_util::future::{join_all, select, Either, LocalBoxFuture};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::future::Future;
+
+/// How many waves are claimed beyond the one on the wire: two, so the claim the next send needs
+/// started a wave earlier and is not waiting behind the settle of the wave before.
+const CLAIMED_AHEAD: usize = 2;
+
+/// A store call of a round that finished: wave k's claim, or a wave's settle.
+enum Done {
+    Claimed(usize, Result<Wave>),
+    Settled(Result<WaveResult>),
+}
+
+/// The store calls of a round in progress, beside its sends.
+type Jobs<'a> = FuturesUnordered<LocalBoxFuture<'a, Done>>;
+
+/// What a round has so far: the settled waves' results, per wave its claim not yet sent, and
+/// the first store error.
+struct Round {
+    sent: Sent,
+    claimed: Vec<Option<Wave>>,
+    failure: Option<Error>,
+}
+
+impl Round {
+    fn note(&mut self, done: Done) {
+        let failed = match done {
+            Done::Claimed(k, Ok(wave)) => {
+                if let Some(slot) = self.claimed.get_mut(k) {
+                    *slot = Some(wave);
+                }
+                None
+            }
+            Done::Settled(Ok(result)) => {
+                result.add_to(&mut self.sent);
+                None
+            }
+            Done::Claimed(_, Err(e)) | Done::Settled(Err(e)) => Some(e),
+        };
+        if let Some(e) = failed {
+            self.failure.get_or_insert(e);
+        }
+    }
+}
+
+/// `work`'s output, while the round's store calls in `jobs` make progress beside it.
+async fn beside<F: Future>(work: F, jobs: &mut Jobs<'_>, round: &mut Round) -> F::Output {
+    let mut work = std::pin::pin!(work);
+    loop {
+        if jobs.is_empty() {
+            return work.await;
+        }
+        match select(work.as_mut(), jobs.next()).await {
+            Either::Left((out, _)) => return out,
+            Either::Right((Some(done), _)) => round.note(done),
+            Either::Right((None, _)) => {}
+        }
+    }
+}
 
 /// One wave after its claim: per message of the wave, in order, its request, its chain, whether
 /// it starts a lane and whether it was claimed; and the claimed records with their position.
@@ -40,54 +100,54 @@ pub(super) struct Sent {
 impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
     /// Runs a round: the chains' `segments` packed into requests ([`pack`], under the current
     /// limit) sent in waves of as many as may be in flight; `force`: a queued message is due
-    /// now (flush). Wave k is sent while wave k-1
-    /// is settled and wave k+1 claimed (three futures at once; the store runs its transactions
-    /// one after another). A wave is sent only if the round has not halted (credentials needed)
-    /// or been throttled (the server's concurrency limit) by then; a wave claimed but not sent
-    /// is released without an event, as if never claimed (its attempt does not count).
+    /// now (flush). Each wave is claimed in one store transaction and settled in one. Claims
+    /// start up to [`CLAIMED_AHEAD`] waves ahead of the wave on the wire, and a sent wave is
+    /// settled while the next ones go out, so the store's transactions (which it runs one after
+    /// another) hold up a send only when they fall that far behind. A wave is sent only if the
+    /// round has not halted (credentials needed), been throttled (the server's concurrency
+    /// limit) or failed a store call by then; a wave claimed but not sent is released without an
+    /// event, as if never claimed (its attempt does not count). Every wave sent is settled
+    /// before this returns, even after a store call failed (then its error is returned).
     pub(super) async fn run_waves<T: Transport, C: Clock>(&self, segments: &[Vec<String>], force: bool, transport: &T, clock: &C, emit: &dyn Fn(SpoolEvent)) -> Result<Sent> {
         let (requests, in_flight) = pack(segments, &self.config.mailbox.batch_shape(), self.limit.get());
-        let mut sent = Sent { attempts: 0, goes_on: vec![false; segments.len()] };
         let waves: Vec<&[Vec<Vec<usize>>]> = requests.chunks(in_flight.max(1)).collect();
+        let mut round = Round { sent: Sent { attempts: 0, goes_on: vec![false; segments.len()] }, claimed: waves.iter().map(|_| None).collect(), failure: None };
+        let mut jobs: Jobs<'_> = FuturesUnordered::new();
+        let mut started = 0;
         // The caller starts a round only while it may send.
-        let mut next = match waves.first() {
-            Some(w) => Some(self.claim_wave(w, segments, force, clock).await?),
-            None => None,
-        };
-        let mut unsettled: Option<(Wave, Outcomes)> = None;
         for k in 0..waves.len() {
-            let Some(wave) = next.take() else { break };
-            let go = self.may_send();
-            let previous = unsettled.take();
-            let send = async {
-                if go { Some(self.send_wave(&wave, transport, clock, emit).await) } else { None }
-            };
-            let claim = async {
-                match waves.get(k + 1) {
-                    Some(w) if go => Some(self.claim_wave(w, segments, force, clock).await),
-                    _ => None,
+            if round.failure.is_none() && self.may_send() {
+                for (i, w) in waves.iter().enumerate().take(k + 1 + CLAIMED_AHEAD).skip(started) {
+                    jobs.push(Box::pin(async move { Done::Claimed(i, self.claim_wave(w, segments, force, clock).await) }));
+                    started = i + 1;
                 }
-            };
-            let settle = async {
-                match previous {
-                    Some((w, o)) => Some(self.settle_wave(w, o, clock, emit).await),
-                    None => None,
-                }
-            };
-            let (outcomes, claimed, settled) = join3(send, claim, settle).await;
-            unsettled = Some((wave, outcomes));
-            if let Some(s) = settled {
-                s?.add_to(&mut sent);
             }
-            next = claimed.transpose()?;
+            // This wave's claim, while the other store calls go on.
+            while round.claimed.get(k).is_some_and(Option::is_none) && k < started && round.failure.is_none() {
+                match jobs.next().await {
+                    Some(done) => round.note(done),
+                    None => break,
+                }
+            }
+            let Some(wave) = round.claimed.get_mut(k).and_then(Option::take) else { break };
+            if round.failure.is_some() || !self.may_send() {
+                jobs.push(Box::pin(async move { Done::Settled(self.settle_wave(wave, None, clock, emit).await) }));
+                continue;
+            }
+            let outcomes = beside(self.send_wave(&wave, transport, clock, emit), &mut jobs, &mut round).await;
+            jobs.push(Box::pin(async move { Done::Settled(self.settle_wave(wave, Some(outcomes), clock, emit).await) }));
         }
-        if let Some((w, o)) = unsettled {
-            self.settle_wave(w, o, clock, emit).await?.add_to(&mut sent);
+        // The settles still running, and waves claimed but not sent (released).
+        while let Some(done) = jobs.next().await {
+            round.note(done);
+            for wave in round.claimed.iter_mut().filter_map(Option::take) {
+                jobs.push(Box::pin(async move { Done::Settled(self.settle_wave(wave, None, clock, emit).await) }));
+            }
         }
-        if let Some(w) = next {
-            self.settle_wave(w, None, clock, emit).await?.add_to(&mut sent);
+        match round.failure {
+            Some(e) => Err(e),
+            None => Ok(round.sent),
         }
-        Ok(sent)
     }
 
     fn may_send(&self) -> bool {

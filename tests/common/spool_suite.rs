@@ -348,13 +348,15 @@ pub async fn auth_failure_halts_the_round<S: SpoolStore>(store: S) {
     spool.process_due(&ews, &clock, &|e| names.borrow_mut().push(format!("{}:{}", e.name(), e.detail().record.id))).await.unwrap();
     assert_eq!(*names.borrow(), ["sending:m0", "authrequired:m0"], "one request, then the round stops");
     assert_eq!(ews.requests.borrow().len(), 1);
-    assert_eq!(spool.store.batch_updates.get(), 4, "claim m0, claim m1 while m0 is on the wire, settle m0, give m1 back: nothing claimed after the halt");
+    assert_eq!(spool.store.batch_updates.get(), 6, "claim m0, claim m1 and m2 while m0 is on the wire, settle m0, give m1 and m2 back: nothing claimed after the halt");
     let m0 = spool.store.get("m0").await.unwrap().unwrap();
     assert_eq!((m0.state, m0.attempts, m0.auth_failures, m0.next_attempt_at), (State::Queued, 0, 1, 1_000 + 120_000));
-    // m1's wave was claimed while m0 was on the wire (wave.rs); the halted round gave it back
-    // as it was, without an event.
-    let m1 = spool.store.get("m1").await.unwrap().unwrap();
-    assert_eq!((m1.state, m1.attempts, m1.lease_owner.as_deref(), m1.lease_until), (State::Queued, 0, None, 0), "the claimed next wave is released");
+    // The waves of m1 and m2 were claimed while m0 was on the wire (wave.rs); the halted round
+    // gave them back as they were, without an event.
+    for id in ["m1", "m2"] {
+        let r = spool.store.get(id).await.unwrap().unwrap();
+        assert_eq!((r.state, r.attempts, r.lease_owner.as_deref(), r.lease_until), (State::Queued, 0, None, 0), "{id}: the claimed waves are released");
+    }
     // A token the app could not give: authrequired with the cause, and nothing on the wire.
     clock.advance(120_000);
     spool.store.update("m0", &mut |r| { r.next_attempt_at = 0; true }).await.unwrap();
@@ -670,15 +672,17 @@ pub struct Counting<S> {
     pub batch_updates: Cell<u32>,
     /// Listings (`all`): one per pass of a round.
     pub reads: Cell<u32>,
-    /// Each `update_many` (a claim or a settle of a wave) as it starts: `store <ids>`.
+    /// Each `update_many` (a claim or a settle of a wave) as it starts, `store <ids>`, and as it
+    /// returns, `stored <ids>`.
     pub log: RefCell<Vec<String>>,
-    /// `update_many` calls finished.
-    pub finished: Cell<usize>,
+    /// `(n, line, times)`: the n-th `update_many` (from 0) returns, after its write, only once
+    /// `line` is in the log `times` times ([`until_seen`]).
+    pub hold: Option<(usize, &'static str, usize)>,
 }
 
 impl<S> Counting<S> {
     pub fn new(inner: S) -> Self {
-        Counting { inner, updates: Cell::new(0), batch_updates: Cell::new(0), reads: Cell::new(0), log: RefCell::default(), finished: Cell::new(0) }
+        Counting { inner, updates: Cell::new(0), batch_updates: Cell::new(0), reads: Cell::new(0), log: RefCell::default(), hold: None }
     }
 }
 
@@ -694,10 +698,14 @@ impl<S: SpoolStore> SpoolStore for Counting<S> {
         self.inner.update(id, change).await
     }
     async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> offline_im::Result<Vec<Option<SpoolRecord>>> {
+        let n = self.batch_updates.get() as usize;
         self.batch_updates.set(self.batch_updates.get() + 1);
         self.log.borrow_mut().push(format!("store {}", ids.join(",")));
         let written = self.inner.update_many(ids, change).await;
-        self.finished.set(self.finished.get() + 1);
+        if let Some((_, line, times)) = self.hold.filter(|h| h.0 == n) {
+            until_seen(&self.log, line, times).await;
+        }
+        self.log.borrow_mut().push(format!("stored {}", ids.join(",")));
         written
     }
     async fn delete(&self, id: &str) -> offline_im::Result<bool> {
@@ -782,13 +790,24 @@ async fn pause() {
     YieldOnce(false).await;
 }
 
-/// An EWS endpoint that answers Success to its k-th request once `finished` store calls (of a
-/// [`Counting`] store) reach `answer_after[k]` (or after about half a second, so a spool that does not overlap its waves
-/// fails the test instead of hanging it); logs each request and answer.
+/// Waits until `line` is in `log` `times` times, or gives up after about half a second (so a
+/// spool that does not overlap its waves fails its test instead of hanging it) and logs
+/// `gave up waiting for <line>`.
+async fn until_seen(log: &RefCell<Vec<String>>, line: &str, times: usize) {
+    for _ in 0..500 {
+        if log.borrow().iter().filter(|l| *l == line).count() >= times {
+            return;
+        }
+        pause().await;
+    }
+    log.borrow_mut().push(format!("gave up waiting for {line}"));
+}
+
+/// An EWS endpoint that answers Success to its k-th request once `answer_when[k]` (a line and
+/// how many times) is in the log ([`until_seen`]); logs each request and answer.
 pub struct Paced<'a> {
     pub log: &'a RefCell<Vec<String>>,
-    pub finished: &'a Cell<usize>,
-    pub answer_after: Vec<usize>,
+    pub answer_when: Vec<(&'static str, usize)>,
     pub sent: Cell<usize>,
 }
 
@@ -798,44 +817,40 @@ impl Transport for Paced<'_> {
         self.sent.set(k + 1);
         let id = message_id(request.body.as_deref().unwrap_or_default());
         self.log.borrow_mut().push(format!("send {id}"));
-        for _ in 0..500 {
-            if self.finished.get() >= self.answer_after.get(k).copied().unwrap_or(0) {
-                break;
-            }
-            pause().await;
+        if let Some(&(line, times)) = self.answer_when.get(k) {
+            until_seen(self.log, line, times).await;
         }
         self.log.borrow_mut().push(format!("reply {id}"));
         Ok(TransportReply::new(200, SUCCESS))
     }
 }
 
-/// Issue 14: a round's waves overlap. While a wave is on the wire, the next is claimed and the
-/// one before settled, each in its own store transaction, so the store's commits do not add to
-/// the time on the wire; every message is still claimed before it is sent and settled after its
-/// reply.
+/// Issue 14: a round's waves overlap. Claims run two waves ahead of the wave on the wire, and a
+/// sent wave is settled while the next waves go out: a slow settle does not hold up the sends
+/// after it. Every message is still claimed before it is sent and settled after its reply.
 pub async fn waves_overlap<S: SpoolStore>(store: S) {
-    let store = Counting::new(store);
-    let (log, finished) = (&store.log, &store.finished);
+    let mut store = Counting::new(store);
+    // Store calls: 0-2 claim waves 0-2, 3 settles wave 0. The settle of wave 0 returns only
+    // once wave 2 is on the wire.
+    store.hold = Some((3, "send m2", 1));
+    let log = &store.log;
     let spool = Spool::new(&store, SpoolConfig { mailbox: EwsMailbox { batch_size: 1, ..Default::default() }, concurrency: 1, ..config("a") });
     let clock = FakeClock::at(1_000);
     for i in 0..3 {
         accept(&spool, &format!("m{i}"), &format!("c{i}"), &clock).await;
     }
-    // Request k is answered once the store calls that overlap it have finished.
-    let ews = Paced { log, finished, answer_after: vec![2, 4, 5], sent: Cell::new(0) };
+    // m0 is answered once waves 1 and 2 are claimed; m1 once the settle of wave 0 has started.
+    let ews = Paced { log, answer_when: vec![("stored m2", 1), ("store m0", 2), ("stored m0", 2)], sent: Cell::new(0) };
     assert_eq!(spool.process_due(&ews, &clock, &|_| {}).await.unwrap(), 3);
-    #[rustfmt::skip]
-    let expected = [
-        "store m0",                           // claim wave 0
-        "send m0", "store m1",                // wave 0 on the wire, wave 1 claimed
-        "reply m0",
-        "send m1", "store m2", "store m0",    // wave 1 on the wire, wave 2 claimed, wave 0 settled
-        "reply m1",
-        "send m2", "store m1",                // wave 2 on the wire, wave 1 settled
-        "reply m2",
-        "store m2",                           // wave 2 settled
-    ];
-    assert_eq!(*log.borrow(), expected);
+    let log = log.borrow();
+    assert!(!log.iter().any(|l| l.starts_with("gave up")), "{log:?}");
+    let at = |line: &str, nth: usize| log.iter().enumerate().filter(|(_, l)| *l == line).nth(nth).map(|(i, _)| i).unwrap_or_else(|| panic!("no {line} #{nth} in {log:?}"));
+    for m in ["m0", "m1", "m2"] {
+        let steps = [at(&format!("stored {m}"), 0), at(&format!("send {m}"), 0), at(&format!("reply {m}"), 0), at(&format!("store {m}"), 1)];
+        assert!(steps.is_sorted(), "{m}: claimed, sent, answered, then settled: {log:?}");
+    }
+    assert!(at("send m2", 0) < at("stored m0", 1), "wave 2 went out while wave 0 was still being settled: {log:?}");
+    assert_eq!(store.batch_updates.get(), 6, "one claim and one settle per wave");
     for i in 0..3 {
         let r = store.get(&format!("m{i}")).await.unwrap().unwrap();
         assert_eq!((r.state, r.attempts), (State::Delivered, 1), "m{i}");
