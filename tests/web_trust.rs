@@ -274,6 +274,12 @@ async fn lone_surrogates_and_field_errors() {
     assert_eq!(get(&receipt, "replacedCharacters").as_f64(), Some(2.0));
     let stored = pending(&im).await.get(0);
     assert_eq!(get(&stored, "text").as_string().as_deref(), Some("cut \u{fffd} here \u{fffd}"));
+    // Text that only looks like an escape, and a whole emoji, are left as they are.
+    let input = JSON::parse(r#"{ "id": "u2", "text": "typed \\ud800 and 😀", "to": { "emailAddress": "ana@contoso.com", "presence": "offline" } }"#).unwrap();
+    let receipt = JsFuture::from(im.send(input)).await.unwrap();
+    assert_eq!(get(&receipt, "replacedCharacters").as_f64(), Some(0.0));
+    let stored = pending(&im).await.get(1);
+    assert_eq!(get(&stored, "text").as_string().as_deref(), Some("typed \\ud800 and 😀"));
     let bad = JSON::parse(r#"{ "text": "x", "to": { "emailAddress": 42 } }"#).unwrap();
     let e = JsFuture::from(im.send(bad)).await.unwrap_err();
     let message = get(&e, "message").as_string().unwrap_or_default();
