@@ -210,6 +210,64 @@ async fn idb_blocked_upgrade_is_reported_not_hung() {
     assert!(ours.all(TONY).await.is_err(), "the old connection was closed");
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen(inline_js = r#"
+// Another tab's read-write transaction on "spool" that stays active for `ms` (it issues the next
+// read as each one succeeds), so every read-write transaction of ours waits behind it.
+// Resolves once the hold has begun.
+export function holdSpool(name, ms) {
+  return new Promise((resolve, reject) => {
+    const req = indexedDB.open(name);
+    req.onerror = () => reject(req.error);
+    req.onsuccess = () => {
+      const db = req.result;
+      const tx = db.transaction("spool", "readwrite");
+      const store = tx.objectStore("spool");
+      const until = performance.now() + ms;
+      const next = () => { const r = store.get("nothing"); r.onsuccess = () => { if (performance.now() < until) next(); }; };
+      next();
+      tx.oncomplete = () => db.close();
+      resolve();
+    };
+  });
+}"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = holdSpool)]
+    fn hold_spool(name: &str, ms: u32) -> js_sys::Promise;
+}
+
+/// Issue 11: every storage await is bounded. While another tab holds the object store longer
+/// than STORAGE_TIMEOUT_MS, a write of ours fails with a storage error (TimeoutError) instead of
+/// hanging, and the store works again once the hold ends. The timed-out insert was not
+/// withdrawn: its transaction still commits after the hold, so the message is there (sending
+/// it again is refused as a duplicate, as for any id already stored).
+#[wasm_bindgen_test]
+async fn idb_a_held_store_times_out_instead_of_hanging() {
+    use offline_im::spool::{Spool, SpoolStore};
+    use offline_im::wasm::idb::STORAGE_TIMEOUT_MS;
+    let name = unique("held");
+    let store = IdbStore::open(&name).await.unwrap();
+    let spool = Spool::new(store.clone(), config("a"));
+    let record = |id: &str| spool.new_record(new_message(id, "c", "hello"), 1).unwrap();
+    assert!(store.insert(&record("m1")).await.unwrap().is_some());
+    wasm_bindgen_futures::JsFuture::from(hold_spool(&name, STORAGE_TIMEOUT_MS + 3_000)).await.unwrap();
+    let started = js_sys::Date::now();
+    let m2 = record("m2");
+    let (inserted, updated) = futures_util::future::join(store.insert(&m2), store.update("m1", &mut |r| { r.attempts += 1; true })).await;
+    let waited = js_sys::Date::now() - started;
+    for e in [inserted.expect_err("held past the bound"), updated.expect_err("held past the bound")] {
+        assert_eq!(e.code(), "StorageError", "{e}");
+        assert!(e.to_string().contains("TimeoutError") && e.to_string().contains("within 10000 ms"), "{e}");
+    }
+    assert!(waited >= f64::from(STORAGE_TIMEOUT_MS) - 50.0 && waited < f64::from(STORAGE_TIMEOUT_MS) + 2_500.0, "failed after {waited} ms");
+    // The hold ends; the queued transactions run, and new ones too.
+    gloo_timers::future::TimeoutFuture::new(3_500).await;
+    let ids: Vec<String> = store.all(TONY).await.unwrap().into_iter().map(|r| r.id).collect();
+    assert_eq!(ids, ["m1", "m2"], "the timed-out insert landed after the hold");
+    assert_eq!(store.get("m1").await.unwrap().unwrap().attempts, 0, "the timed-out update changed nothing (its write was never issued)");
+    assert_eq!(store.insert(&record("m2")).await.unwrap(), None, "m2 is there: a second insert is refused");
+    assert!(store.insert(&record("m3")).await.unwrap().is_some());
+}
+
 #[wasm_bindgen_test]
 async fn idb_senders_see_only_their_own() {
     // Two connections, as Tony's tab and Sam's tab on one origin.
