@@ -122,8 +122,9 @@ impl<S: SpoolStore, M: Mailbox> Spool<S, M> {
                     started = i + 1;
                 }
             }
-            // This wave's claim, while the other store calls go on.
-            while round.claimed.get(k).is_some_and(Option::is_none) && k < started && round.failure.is_none() {
+            // This wave's claim, while the other store calls go on (when it never started, the
+            // store calls run out and the round ends).
+            while round.claimed.get(k).is_some_and(Option::is_none) && round.failure.is_none() {
                 match jobs.next().await {
                     Some(done) => round.note(done),
                     None => break,
