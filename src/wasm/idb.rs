@@ -8,7 +8,8 @@
 //! [`IdbStore::discard_unowned`].
 //!
 //! Writes use durability "strict" and resolve only after their transaction's `complete` event,
-//! so an accepted message is on disk. Inserts are group-committed: inserts issued in the same
+//! so an accepted message is on disk; a write that fails or passes its time bound is aborted, so
+//! nothing of it is written later (an error means "not written"). Inserts are group-committed: inserts issued in the same
 //! tick (many `send` calls at once) are collected as one JSON array and added in one
 //! transaction; each resolves only after that transaction completed; if it aborts
 //! (QuotaExceededError), every insert in it fails with that error and none was accepted.
@@ -65,6 +66,9 @@ extern "C" {
     /// existed); rejects when the transaction aborts.
     #[wasm_bindgen(js_name = addAll, catch)]
     fn add_all(db: &IdbDatabase, json: &str) -> std::result::Result<Promise, JsValue>;
+    /// Aborts the transaction behind an [`add_all`] / [`move_from_legacy`] promise unless it
+    /// already began to commit: true when it will not commit.
+    fn withdraw(done: &Promise) -> bool;
     /// Adds one record (JSON) to `spool` and deletes `id` from `messages`, in one transaction.
     #[wasm_bindgen(js_name = moveFromLegacy, catch)]
     fn move_from_legacy(db: &IdbDatabase, id: &str, json: &str) -> std::result::Result<Promise, JsValue>;
@@ -106,6 +110,28 @@ async fn request(req: &IdbRequest) -> Result<JsValue> {
 /// Resolves when the transaction completes; rejects with its error when it aborts or fails.
 async fn completion(done: Promise) -> Result<()> {
     settle(done).await.map(drop)
+}
+
+/// The outcome of a transaction made in `shell.js` (`addAll`, `moveFromLegacy`), bounded by
+/// [`STORAGE_TIMEOUT_MS`]. When the bound passes first, the transaction is withdrawn (aborted),
+/// so the caller's error is the truth: nothing of it is written later. If it had already begun
+/// to commit, its own outcome is awaited instead (bounded once more).
+async fn commit_within(done: Promise) -> std::result::Result<JsValue, JsValue> {
+    match within(STORAGE_TIMEOUT_MS, JsFuture::from(done.clone())).await {
+        Some(outcome) => outcome,
+        None if withdraw(&done) => Err(timeout_error(&format!("IndexedDB did not commit within {STORAGE_TIMEOUT_MS} ms; nothing was written"))),
+        None => within(STORAGE_TIMEOUT_MS, JsFuture::from(done)).await.unwrap_or_else(|| Err(timeout_error(&format!("IndexedDB did not finish committing within {STORAGE_TIMEOUT_MS} ms more")))),
+    }
+}
+
+/// A write's result, its transaction aborted when it failed (a request that failed or timed out,
+/// a commit that did not come within the bound): all or nothing, and a timed-out write is not
+/// applied later. Aborting a transaction that already finished changes nothing.
+fn all_or_nothing<T>(tx: &IdbTransaction, result: Result<T>) -> Result<T> {
+    if result.is_err() {
+        let _ = tx.abort();
+    }
+    result
 }
 
 /// A record as the plain object IndexedDB stores (structured clone of JSON-shaped data).
@@ -237,16 +263,11 @@ impl IdbStore {
                 // records as written that were not.
                 let Some(Group { mut json, .. }) = group else { return Err(JsValue::from_str("the spool store is gone; nothing was written")) };
                 json.push(']');
-                // One timer bounds the group's commit for every insert in it (a timer per
-                // insert cost 1000 setTimeout/clearTimeout pairs for 1000 concurrent sends).
-                let write = async {
-                    let db = store.connection().await.map_err(|e| JsValue::from_str(&e.to_string()))?;
-                    JsFuture::from(add_all(&db, &json)?).await
-                };
-                match within(STORAGE_TIMEOUT_MS, write).await {
-                    Some(written) => written,
-                    None => Err(timeout_error(&format!("IndexedDB did not commit within {STORAGE_TIMEOUT_MS} ms"))),
-                }
+                // The connection is bounded by its own open; the commit by its own timer, one
+                // for every insert in the group (a timer per insert cost 1000
+                // setTimeout/clearTimeout pairs for 1000 concurrent sends).
+                let db = store.connection().await.map_err(|e| JsValue::from_str(&e.to_string()))?;
+                commit_within(add_all(&db, &json)?).await
             };
             Group { json: String::from("["), count: 0, committed: committed.boxed_local().shared() }
         });
@@ -281,7 +302,7 @@ impl IdbStore {
     pub async fn adopt_unowned(&self, record: &SpoolRecord) -> Result<Option<u64>> {
         let db = self.connection().await?;
         let promise = move_from_legacy(&db, &record.id, &super::json_text(record)?).map_err(|e| storage_error(&e))?;
-        let seqs: Array = settle(promise).await?.unchecked_into();
+        let seqs: Array = commit_within(promise).await.map_err(|e| storage_error(&e))?.unchecked_into();
         Ok(seqs.get(0).as_f64().map(|s| s as u64))
     }
 
@@ -313,17 +334,19 @@ impl SpoolStore for IdbStore {
     async fn update(&self, id: &str, change: &mut dyn FnMut(&mut SpoolRecord) -> bool) -> Result<Option<SpoolRecord>> {
         let (tx, store) = self.tx(STORE, true).await?;
         let done = transaction_promise(&tx);
-        let current = request(&store.get(&JsValue::from_str(id)).map_err(|e| storage_error(&e))?).await?;
-        let mut written = None;
-        if !current.is_undefined() {
-            let mut record = from_js(current)?;
-            if change(&mut record) {
-                store.put(&to_js(&record)?).map_err(|e| storage_error(&e))?;
-                written = Some(record);
+        let apply = async {
+            let current = request(&store.get(&JsValue::from_str(id)).map_err(|e| storage_error(&e))?).await?;
+            let mut written = None;
+            if !current.is_undefined() {
+                let mut record = from_js(current)?;
+                if change(&mut record) {
+                    store.put(&to_js(&record)?).map_err(|e| storage_error(&e))?;
+                    written = Some(record);
+                }
             }
-        }
-        completion(done).await?;
-        Ok(written)
+            completion(done).await.map(|()| written)
+        };
+        all_or_nothing(&tx, apply.await)
     }
 
     async fn update_many(&self, ids: &[String], change: &mut dyn FnMut(usize, &mut SpoolRecord) -> bool) -> Result<Vec<Option<SpoolRecord>>> {
@@ -345,27 +368,26 @@ impl SpoolStore for IdbStore {
             }
             Ok(written)
         };
-        match apply.await {
+        let result = match apply.await {
             Ok(written) => completion(done).await.map(|()| written),
-            Err(e) => {
-                // All or nothing: the writes already issued are undone.
-                let _ = tx.abort();
-                Err(e)
-            }
-        }
+            Err(e) => Err(e),
+        };
+        all_or_nothing(&tx, result)
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {
         let (tx, store) = self.tx(STORE, true).await?;
         let done = transaction_promise(&tx);
         let key = JsValue::from_str(id);
-        let count = request(&store.count_with_key(&key).map_err(|e| storage_error(&e))?).await?;
-        let existed = count.as_f64().unwrap_or(0.0) > 0.0;
-        if existed {
-            store.delete(&key).map_err(|e| storage_error(&e))?;
-        }
-        completion(done).await?;
-        Ok(existed)
+        let apply = async {
+            let count = request(&store.count_with_key(&key).map_err(|e| storage_error(&e))?).await?;
+            let existed = count.as_f64().unwrap_or(0.0) > 0.0;
+            if existed {
+                store.delete(&key).map_err(|e| storage_error(&e))?;
+            }
+            completion(done).await.map(|()| existed)
+        };
+        all_or_nothing(&tx, apply.await)
     }
 
     async fn all(&self, sender: &str) -> Result<Vec<SpoolRecord>> {

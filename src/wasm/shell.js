@@ -32,11 +32,15 @@ export function requestPromise(req) {
     req.onerror = () => reject(req.error);
   });
 }
+// (Marked handled: when a write of ours fails before awaiting this, it aborts the transaction
+// and the rejection has nobody to go to; whoever awaits it still sees it.)
 export function transactionPromise(tx) {
-  return new Promise((resolve, reject) => {
+  const done = new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
     tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
   });
+  done.catch(() => {});
+  return done;
 }
 // Numbers the records after the highest stored seq and adds them, in one transaction on
 // `stores` (the first is "spool"); `after(tx)` may add more requests (a legacy delete).
@@ -58,10 +62,24 @@ function addNumbered(db, stores, records, after) {
     });
     if (after) after(tx);
   };
-  return new Promise((resolve, reject) => {
+  const done = new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve(seqs);
     tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
   });
+  done.tx = tx; // for withdraw()
+  return done;
+}
+// Aborts the transaction behind `done` (addNumbered's promise) if it has not begun to commit:
+// true when it will not commit (its rejection is then nobody's to handle), false when it was
+// already committing or finished (`done` tells how it ended).
+export function withdraw(done) {
+  try {
+    done.tx.abort();
+    done.catch(() => {});
+    return true;
+  } catch {
+    return false;
+  }
 }
 export function addAll(db, json) {
   return addNumbered(db, ["spool"], JSON.parse(json), null);
