@@ -366,13 +366,9 @@ impl SpoolStore for IdbStore {
             if !changed.is_empty() {
                 put_all_json(&store, &super::json_text(&changed)?).map_err(|e| storage_error(&e))?;
             }
-            Ok(written)
+            completion(done).await.map(|()| written)
         };
-        let result = match apply.await {
-            Ok(written) => completion(done).await.map(|()| written),
-            Err(e) => Err(e),
-        };
-        all_or_nothing(&tx, result)
+        all_or_nothing(&tx, apply.await)
     }
 
     async fn delete(&self, id: &str) -> Result<bool> {

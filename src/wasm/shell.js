@@ -62,10 +62,7 @@ function addNumbered(db, stores, records, after) {
     });
     if (after) after(tx);
   };
-  const done = new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve(seqs);
-    tx.onabort = () => reject(tx.error ?? new DOMException("The transaction was aborted.", "AbortError"));
-  });
+  const done = transactionPromise(tx).then(() => seqs);
   done.tx = tx; // for withdraw()
   return done;
 }
